@@ -1,0 +1,44 @@
+/**
+ * Configuration of the transformer, read once from the environment. Every option, its default
+ * and its bounds live here (and in the README's configuration table).
+ */
+import { Type, type Static } from '@sinclair/typebox'
+import { loadConfig } from '../schemas/config.ts'
+
+export const TransformConfigSchema = Type.Object({
+  KAFKA_BROKERS: Type.String({ default: '127.0.0.1:19092', description: 'Comma-separated bootstrap brokers.' }),
+  KAFKA_CLIENT_ID: Type.String({ default: 'diffwatch-transformer' }),
+  TOPIC_PREFIX: Type.String({ default: '', description: 'Prefix of the three diffwatch topics (isolated test runs).' }),
+  TRANSFORM_GROUP_ID: Type.String({ default: 'diffwatch-transformer', minLength: 1 }),
+  TRANSFORM_FROM_BEGINNING: Type.Boolean({ default: true, description: 'Where a new group starts: earliest (true) or latest.' }),
+  WINDOW_SECONDS: Type.Integer({ default: 10, minimum: 1, maximum: 3600 }),
+  ALLOWED_LATENESS_SEC: Type.Integer({ default: 30, minimum: 0, description: 'Events arriving later than window end + this are counted as late.' }),
+  FUTURE_TOLERANCE_SEC: Type.Integer({ default: 300, minimum: 0, description: 'Events stamped further than this after their Kafka timestamp are dead-lettered.' }),
+  CHUNK_MAX_EVENTS: Type.Integer({ default: 20_000, minimum: 1, maximum: 1_000_000 }),
+  FLUSH_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 10, maximum: 600_000, description: 'A partly filled chunk is closed after this long.' }),
+  AGG_VERSION: Type.Integer({ default: 1, minimum: 1, maximum: 65535, description: 'Bump when aggregation logic changes: part of every dedup token.' }),
+  SESSION_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 6_000 }),
+  HEARTBEAT_INTERVAL_MS: Type.Integer({ default: 3_000, minimum: 100 }),
+  PARTITIONS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
+  RETRY_INITIAL_MS: Type.Integer({ default: 200, minimum: 1 }),
+  RETRY_MAX_MS: Type.Integer({ default: 10_000, minimum: 1 }),
+  CLICKHOUSE_URL: Type.Optional(Type.String({ description: 'ClickHouse server over HTTP; embedded chdb when unset.' })),
+  CLICKHOUSE_USER: Type.Optional(Type.String()),
+  CLICKHOUSE_PASSWORD: Type.Optional(Type.String()),
+  CLICKHOUSE_DATABASE: Type.String({ default: 'diffwatch', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+  CLICKHOUSE_DATA_PATH: Type.String({ default: './data/clickhouse', description: 'Data folder of embedded ClickHouse.' }),
+})
+
+export type TransformConfig = Static<typeof TransformConfigSchema>
+
+export function loadTransformConfig(env: Record<string, string | undefined> = process.env): Readonly<TransformConfig> {
+  return loadConfig(TransformConfigSchema, env, [
+    (c) => (c.HEARTBEAT_INTERVAL_MS * 3 > c.SESSION_TIMEOUT_MS ? [`HEARTBEAT_INTERVAL_MS (${c.HEARTBEAT_INTERVAL_MS}) must be at most a third of SESSION_TIMEOUT_MS (${c.SESSION_TIMEOUT_MS})`] : []),
+    (c) => (c.RETRY_INITIAL_MS > c.RETRY_MAX_MS ? [`RETRY_INITIAL_MS must not exceed RETRY_MAX_MS`] : []),
+    (c) => (c.KAFKA_BROKERS.split(',').every((b) => /^[^\s:]+:\d+$/.test(b.trim())) ? [] : [`KAFKA_BROKERS must be host:port[,host:port...], got ${JSON.stringify(c.KAFKA_BROKERS)}`]),
+  ])
+}
+
+export function brokerList(config: { KAFKA_BROKERS: string }): string[] {
+  return config.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter(Boolean)
+}

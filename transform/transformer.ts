@@ -1,0 +1,241 @@
+/**
+ * The transformer: one member of the `TRANSFORM_GROUP_ID` consumer group. It reads the request
+ * and GPU-sample topics with kafkajs (autoCommit off, eachBatchAutoResolve off), cuts each
+ * partition into offset-deterministic chunks (chunk-planner.ts), turns every message into a raw
+ * row plus window partial aggregates or a dead letter (chunk-content.ts), and hands each closed
+ * chunk to the flush protocol (flush-protocol.ts), which is the only place that writes and
+ * commits. Partly filled chunks are closed by an idle timer after FLUSH_INTERVAL_MS.
+ *
+ * Shutdown order: stop intake (pause), flush and commit open chunks, close clients.
+ */
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs'
+import type { Codec } from '../schemas/codec.ts'
+import { DiffwatchError, errorMessage, isDiffwatchError } from '../schemas/errors.ts'
+import { topicSet, type TopicSet } from '../schemas/topics.ts'
+import { AsyncLock } from './async-lock.ts'
+import { ChunkContent, type EventKind, type KindTables } from './chunk-content.ts'
+import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
+import { brokerList, type TransformConfig } from './config.ts'
+import { flushChunk, type FlushPorts } from './flush-protocol.ts'
+import { classifyKafkaError, commitNext, createKafka, fetchCommitted, recordPlan, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
+import type { Logger } from './logger.ts'
+import { TransformerStats } from './stats.ts'
+import { withRetry } from './retry.ts'
+import { createRowSink, type RowSink } from './row-sink.ts'
+import { KIND_TABLES } from './tables.ts'
+
+export type TransformerDeps = {
+  config: Readonly<TransformConfig>
+  clickhouse: ClickHouseClient
+  codec: Codec
+  tables?: Readonly<Record<EventKind, KindTables>>
+  log: Logger
+  /** Replaces the ClickHouse writer (fault injection in tests). */
+  sink?: RowSink
+}
+
+export type Transformer = {
+  readonly stats: TransformerStats
+  readonly topics: TopicSet
+  /** False once the loop stopped making progress while it has work, or crashed. */
+  ready(): boolean
+  stop(): Promise<void>
+}
+
+export async function startTransformer(deps: TransformerDeps): Promise<Transformer> {
+  const t = new TransformerRuntime(deps)
+  await t.start()
+  return t
+}
+
+class TransformerRuntime implements Transformer {
+  readonly stats = new TransformerStats()
+  readonly topics: TopicSet
+  private readonly c: Readonly<TransformConfig>
+  private readonly consumer: Consumer
+  private readonly producer: Producer
+  private readonly admin: Admin
+  private readonly sink: RowSink
+  private readonly lock = new AsyncLock()
+  private readonly chunkers = new Map<string, PartitionChunker<ChunkContent>>()
+  private committed = new Map<string, Map<number, CommittedPosition>>()
+  private readonly kindByTopic: Map<string, EventKind>
+  private heartbeat: (() => Promise<void>) | null = null
+  private timer: NodeJS.Timeout | null = null
+  private stopping = false
+  private crashed: Error | null = null
+
+  constructor(private readonly deps: TransformerDeps) {
+    this.c = deps.config
+    this.topics = topicSet(this.c.TOPIC_PREFIX)
+    this.kindByTopic = new Map([[this.topics.requests, 'request-event'], [this.topics.gpuSamples, 'gpu-sample']])
+    const kafka = createKafka(brokerList(this.c), this.c.KAFKA_CLIENT_ID, deps.log)
+    this.consumer = kafka.consumer({
+      groupId: this.c.TRANSFORM_GROUP_ID,
+      sessionTimeout: this.c.SESSION_TIMEOUT_MS,
+      heartbeatInterval: this.c.HEARTBEAT_INTERVAL_MS,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      retry: { retries: 10, restartOnFailure: async (err) => { deps.log.error('consumer crashed; restarting', { error: errorMessage(err) }); return !this.stopping } },
+    })
+    this.producer = kafka.producer({ allowAutoTopicCreation: false })
+    this.admin = kafka.admin()
+    this.sink = deps.sink ?? createRowSink(deps.clickhouse)
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.consumer.connect(), this.producer.connect(), this.admin.connect()])
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      // A new generation: kafkajs resumes every assigned partition at its committed offset,
+      // so open chunks are dropped (their messages are fetched again) and plans re-read.
+      this.chunkers.clear()
+      this.committed = new Map()
+      this.deps.log.info('joined consumer group', { memberId: e.payload.memberId, assignment: e.payload.memberAssignment })
+    })
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.crashed = e.payload.error
+      this.deps.log.error('consumer crash', { error: errorMessage(e.payload.error), restart: e.payload.restart })
+    })
+    await this.consumer.subscribe({ topics: [this.topics.requests, this.topics.gpuSamples], fromBeginning: this.c.TRANSFORM_FROM_BEGINNING })
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.c.PARTITIONS_CONCURRENCY,
+      eachBatch: (payload) => this.lock.run(() => this.onBatch(payload)),
+    })
+    const tick = Math.max(10, Math.min(250, Math.floor(this.c.FLUSH_INTERVAL_MS / 2)))
+    this.timer = setInterval(() => {
+      if (!this.lock.locked && !this.stopping) void this.lock.run(() => this.flushIdle(this.c.FLUSH_INTERVAL_MS))
+    }, tick)
+    this.timer.unref()
+  }
+
+  ready(): boolean {
+    if (this.crashed || this.stopping) return false
+    const hasOpenWork = [...this.chunkers.values()].some((c) => c.open !== null)
+    return !hasOpenWork || Date.now() - this.stats.lastProgressAtMs < Math.max(60_000, this.c.FLUSH_INTERVAL_MS * 10)
+  }
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    this.heartbeat = heartbeat
+    const { topic, partition } = batch
+    const chunker = await this.chunkerFor(topic, partition)
+    try {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale() || this.stopping) break
+        const offset = Number(message.offset)
+        const before = chunker.closeBefore(offset)
+        if (before) await this.flush(topic, partition, before)
+        if (chunker.accept(offset, Date.now()) === 'duplicate') {
+          this.stats.duplicatesSkipped += 1
+          resolveOffset(message.offset)
+          continue
+        }
+        const outcome = chunker.open!.content.processMessage({
+          topic, partition, offset, timestampMs: Number(message.timestamp), key: message.key, value: message.value,
+        })
+        if (outcome === 'ok') this.stats.eventsProcessed += 1
+        resolveOffset(message.offset)
+        const full = chunker.full()
+        if (full) await this.flush(topic, partition, full)
+      }
+      await heartbeat()
+    } catch (err) {
+      if (isDiffwatchError(err, 'TRF_FENCED')) {
+        this.deps.log.warn('lost partition ownership; dropping open chunks until the group settles', { topic, partition })
+        this.chunkers.clear()
+        throw err.cause ?? err // kafkajs re-joins the group on rebalance errors
+      }
+      throw err
+    }
+  }
+
+  private async chunkerFor(topic: string, partition: number): Promise<PartitionChunker<ChunkContent>> {
+    const key = `${topic}:${partition}`
+    const existing = this.chunkers.get(key)
+    if (existing) return existing
+    let positions = this.committed.get(topic)
+    if (!positions) {
+      positions = await this.retry('fetch-offsets', () => fetchCommitted(this.admin, this.c.TRANSFORM_GROUP_ID, topic))
+      this.committed.set(topic, positions)
+    }
+    const pos = positions.get(partition) ?? { offset: null, plan: null }
+    const kind = this.kindByTopic.get(topic)
+    if (!kind) throw new DiffwatchError('TRF_UNKNOWN_TOPIC', `no event kind for topic ${topic}`)
+    const tables = (this.deps.tables ?? KIND_TABLES)[kind]
+    const windows = { windowSeconds: this.c.WINDOW_SECONDS, allowedLatenessMs: this.c.ALLOWED_LATENESS_SEC * 1000, aggVersion: this.c.AGG_VERSION }
+    const chunker = new PartitionChunker(
+      this.c.CHUNK_MAX_EVENTS,
+      () => new ChunkContent(tables, this.deps.codec, windows, this.c.FUTURE_TOLERANCE_SEC * 1000),
+      pos.offset,
+      pos.plan,
+    )
+    if (pos.plan) this.deps.log.info('replaying recorded chunk plan', { topic, partition, plan: pos.plan })
+    this.chunkers.set(key, chunker)
+    return chunker
+  }
+
+  private async flushIdle(minAgeMs: number): Promise<void> {
+    for (const [key, chunker] of this.chunkers) {
+      const chunk = chunker.closeEarly(Date.now(), minAgeMs)
+      if (!chunk) continue
+      const sep = key.lastIndexOf(':')
+      try {
+        await this.flush(key.slice(0, sep), Number(key.slice(sep + 1)), chunk)
+      } catch (err) {
+        this.chunkers.clear()
+        if (isDiffwatchError(err, 'TRF_FENCED')) return
+        this.deps.log.error('idle flush failed', { error: errorMessage(err) })
+        return
+      }
+    }
+  }
+
+  private async flush(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
+    const started = Date.now()
+    const writes = chunk.content.writes()
+    const ports: FlushPorts = {
+      recordPlan: (tp, p, plan) => recordPlan(this.consumer, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
+      sendDeadLetters: (records) => sendDeadLetters(this.producer, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
+      insert: (write, token) => this.sink.insert(write, token),
+      commit: (tp, p, next) => commitNext(this.consumer, tp, p, next).catch((e) => { throw classifyKafkaError(e) }),
+      retry: (step, fn) => this.retry(step, fn),
+    }
+    await flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION)
+    for (const dl of chunk.content.deadLetters) this.stats.deadLetter(dl.code)
+    this.stats.rowsInserted += writes.reduce((n, w) => n + w.rows.length, 0)
+    this.stats.chunksFlushed += 1
+    this.stats.committed.set(`${topic}:${partition}`, chunk.end + 1)
+    this.stats.lastProgressAtMs = Date.now()
+    this.stats.lastFlushMs = Date.now() - started
+    this.deps.log.debug('chunk flushed', { topic, partition, start: chunk.start, end: chunk.end, messages: chunk.messages, ms: this.stats.lastFlushMs })
+  }
+
+  private retry<T>(step: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, {
+      initialMs: this.c.RETRY_INITIAL_MS,
+      maxMs: this.c.RETRY_MAX_MS,
+      isRetryable: (err) => (err instanceof DiffwatchError ? err.retryable : classifyKafkaError(err).retryable),
+      onRetry: (err, attempt, delayMs) => {
+        this.stats.retries += 1
+        this.deps.log.warn(`${step} failed; retrying`, { attempt, delayMs, code: (err as DiffwatchError).code, error: errorMessage(err) })
+      },
+      keepAlive: async () => { await this.heartbeat?.() },
+      shouldStop: () => false,
+    })
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return
+    this.stopping = true
+    if (this.timer) clearInterval(this.timer)
+    // 1. stop intake
+    this.consumer.pause([{ topic: this.topics.requests }, { topic: this.topics.gpuSamples }])
+    // 2. flush and commit what is open (waits for an in-flight batch first)
+    await this.lock.run(() => this.flushIdle(0)).catch((err) => this.deps.log.warn('final flush failed; it will be replayed', { error: errorMessage(err) }))
+    // 3. close clients
+    await this.consumer.disconnect().catch(() => undefined)
+    await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => undefined)
+    this.deps.log.info('transformer stopped', this.stats.snapshot())
+  }
+}
