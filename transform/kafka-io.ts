@@ -29,7 +29,7 @@ export function createKafka(brokers: string[], clientId: string, log: Logger): K
     logLevel: logLevel.WARN,
     logCreator: () => ({ namespace, level, log: entry }) => {
       const { message, ...extra } = entry
-      const text = `kafkajs ${namespace}: ${message}`
+      const text = namespace ? `kafkajs ${namespace}: ${message}` : `kafkajs: ${message}`
       if (level <= logLevel.ERROR) log.error(text, extra)
       else log.warn(text, extra)
     },
@@ -76,4 +76,20 @@ export async function sendDeadLetters(producer: Producer, dlqTopic: string, reco
       return { key: r.key, value: r.value, headers }
     }),
   })
+}
+
+/** Messages not yet committed by `groupId`, per topic (end offset minus committed offset). */
+export async function consumerLag(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, number>> {
+  const lag = new Map<string, number>()
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic)
+    const committed = new Map<number, number>()
+    for (const t of await admin.fetchOffsets({ groupId, topics: [topic] })) {
+      for (const p of t.partitions) committed.set(p.partition, Math.max(0, Number(p.offset)))
+    }
+    let behind = 0
+    for (const e of ends) behind += Math.max(0, Number(e.high) - (committed.get(e.partition) ?? Number(e.low)))
+    lag.set(topic, behind)
+  }
+  return lag
 }

@@ -9,7 +9,7 @@
  * Shutdown order: stop intake (pause), flush and commit open chunks, close clients.
  */
 import type { ClickHouseClient } from '@clickhouse/client'
-import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs'
+import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
 import type { Codec } from '../schemas/codec.ts'
 import { DiffwatchError, errorMessage, isDiffwatchError } from '../schemas/errors.ts'
 import { topicSet, type TopicSet } from '../schemas/topics.ts'
@@ -78,7 +78,7 @@ class TransformerRuntime implements Transformer {
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10, restartOnFailure: async (err) => { deps.log.error('consumer crashed; restarting', { error: errorMessage(err) }); return !this.stopping } },
     })
-    this.producer = kafka.producer({ allowAutoTopicCreation: false })
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
     this.admin = kafka.admin()
     this.sink = deps.sink ?? createRowSink(deps.clickhouse)
   }
