@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite (README: `npm test`). Installs what is missing (npm packages, the Kafka
+# broker jars), lets the integration tier start its own broker unless KAFKA_BROKERS is set, and
+# ends with one plain summary line: "tests: N passed, N failed, N skipped".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "==> installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+  bash scripts/kafka.sh fetch
+fi
+
+mkdir -p test-results
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
+rc=$?
+set -e
+node -e '
+  const r = JSON.parse(require("fs").readFileSync("test-results/vitest.json", "utf8"));
+  const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+' || true
+exit $rc
