@@ -20,7 +20,12 @@ export function createRowSink(client: ClickHouseClient): RowSink {
           values: write.rows,
           format: 'JSONCompactEachRow',
           columns: [...write.columns] as [string, ...string[]],
-          clickhouse_settings: { insert_deduplication_token: dedupToken },
+          clickhouse_settings: {
+            insert_deduplication_token: dedupToken,
+            // materialized views fed by this table (percentile rollups) must drop a replayed
+            // block too, or they would count it twice while the raw table does not
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+          },
         })
       } catch (err) {
         throw toDiffwatchError(err, `insert into ${write.table}`)
