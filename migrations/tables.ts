@@ -12,6 +12,9 @@ export const TABLES = Object.freeze({
   gpuSamples: 'gpu_samples',
   requestWindows: 'request_windows',
   gpuWindows: 'gpu_windows',
+  /** t-digest states of request latency per minute / hour (0005), fed by materialized views. */
+  latencyRollup1m: 'latency_rollup_1m',
+  latencyRollup1h: 'latency_rollup_1h',
   schemaMigrations: 'schema_migrations',
 } as const)
 
@@ -28,6 +31,8 @@ const REQUEST_EVENT_FIELDS = [
   'model_load_ms', 'received_at', 'dequeued_at', 'inference_start_at', 'inference_end_at',
   'completed_at', 'text_encode_ms', 'denoise_ms', 'vae_decode_ms', 'safety_ms', 'upload_ms',
   'status', 'error_type', 'error_message', 'http_status', 'peak_gpu_mem_mb',
+  // RequestEvent v2 (migration 0006_request_events_v2.sql)
+  'lora_adapters', 'seed', 'precision', 'queue_depth',
 ] as const
 
 const GPU_SAMPLE_FIELDS = [

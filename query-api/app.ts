@@ -7,7 +7,8 @@
  *   applied.
  * - Every error, including 404 and validation, is answered by one handler as
  *   `application/problem+json` {type, title, status, detail, code}; 5xx details stay in the log.
- * - The OpenAPI 3.1 document is served at /openapi.json, the interactive docs at /docs.
+ * - The OpenAPI 3.1 document is served at /openapi.json, the interactive docs at /docs, the
+ *   dashboard page at /dashboard (/ redirects there).
  * - Nothing here opens or closes ClickHouse: the caller owns the client.
  */
 import type { ClickHouseClient } from '@clickhouse/client'
@@ -17,8 +18,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './config.ts'
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './errors.ts'
 import type { RouteContext } from './routes/context.ts'
+import { availabilityRoutes } from './routes/availability.ts'
+import { dashboardRoutes } from './routes/dashboard.ts'
+import { errorsRoutes } from './routes/errors.ts'
+import { gpuRoutes } from './routes/gpu.ts'
 import { healthRoutes, type Readiness } from './routes/health.ts'
 import { latencyRoutes } from './routes/latency.ts'
+import { oomRoutes } from './routes/oom.ts'
 import { throughputRoutes } from './routes/throughput.ts'
 import { createStore } from './store.ts'
 
@@ -32,6 +38,8 @@ export type BuildApiOptions = {
   readiness?: Readiness
   /** Query limits; missing fields take the documented defaults (see config.ts). */
   limits?: Partial<QueryLimits>
+  /** Serve the dashboard at /dashboard, and redirect / to it (default true). */
+  dashboard?: boolean
   /** Serve the docs UI at /docs (default true). */
   docs?: boolean
   /** Epoch-ms clock for relative times (tests). */
@@ -72,11 +80,13 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
       info: {
         title: 'diffwatch query API',
         version: API_VERSION,
-        description: 'Latency percentiles, throughput and health of a diffusion-model serving fleet. Errors are application/problem+json.',
+        description: 'Latency percentiles, throughput, errors, availability, GPU utilization and OOM rates of a diffusion-model serving fleet. Errors are application/problem+json.',
       },
       tags: [
-        { name: 'latency', description: 'Latency percentiles from raw request events' },
+        { name: 'latency', description: 'Latency percentiles from raw request events and percentile rollups' },
         { name: 'throughput', description: 'Time series from windowed aggregates' },
+        { name: 'errors', description: 'Errors by type, availability, OOM rate' },
+        { name: 'gpu', description: 'GPU utilization, memory, power, temperature' },
         { name: 'health', description: 'Liveness and readiness' },
       ],
     },
@@ -86,6 +96,11 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(healthRoutes(store, options.readiness))
   await app.register(latencyRoutes(ctx))
   await app.register(throughputRoutes(ctx))
+  await app.register(errorsRoutes(ctx))
+  await app.register(availabilityRoutes(ctx))
+  await app.register(gpuRoutes(ctx))
+  await app.register(oomRoutes(ctx))
+  if (options.dashboard ?? true) await app.register(dashboardRoutes())
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
   return app

@@ -15,6 +15,8 @@ export const ApiConfigSchema = Type.Object({
   API_MAX_BUCKETS: Type.Integer({ default: 2000, minimum: 10, maximum: 100_000, description: 'Most time buckets one time-series answer may hold. Default 2000.' }),
   API_MAX_GROUPS: Type.Integer({ default: 500, minimum: 1, maximum: 10_000, description: 'Upper bound of the `limit` parameter (series / groups per answer). Default 500.' }),
   API_QUERY_TIMEOUT_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600, description: 'ClickHouse max_execution_time of each API query, in seconds. Default 30.' }),
+  API_ROLLUP_MIN_RANGE_MINUTES: Type.Integer({ default: 360, minimum: 1, maximum: 576_000, description: 'Latency ranges at least this long (minutes) read the 1-minute percentile rollups instead of raw events (when the filters and group-by allow). Default 360 (6 h).' }),
+  API_ROLLUP_HOURLY_MIN_RANGE_DAYS: Type.Number({ default: 1, exclusiveMinimum: 0, maximum: 400, description: 'Latency ranges at least this long (days) read the 1-hour rollups (series need a step of whole hours). Default 1.' }),
   API_DOCS: Type.Boolean({ default: true, description: 'Serve the interactive docs at /docs (the OpenAPI document at /openapi.json is always served). Default true.' }),
 })
 
@@ -27,6 +29,10 @@ export type QueryLimits = {
   maxBuckets: number
   maxGroups: number
   queryTimeoutSeconds: number
+  /** Ranges from this many seconds read the 1-min latency rollups (auto source). */
+  rollupMinRangeSeconds: number
+  /** Ranges from this many seconds read the 1-h latency rollups (auto source). */
+  hourlyRollupMinRangeSeconds: number
 }
 
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): Readonly<ApiConfig> {
@@ -45,6 +51,8 @@ export function queryLimits(config: ApiConfig): QueryLimits {
     maxBuckets: config.API_MAX_BUCKETS,
     maxGroups: config.API_MAX_GROUPS,
     queryTimeoutSeconds: config.API_QUERY_TIMEOUT_SECONDS,
+    rollupMinRangeSeconds: config.API_ROLLUP_MIN_RANGE_MINUTES * 60,
+    hourlyRollupMinRangeSeconds: Math.round(config.API_ROLLUP_HOURLY_MIN_RANGE_DAYS * 86_400),
   }
 }
 

@@ -67,7 +67,7 @@ describe('config', () => {
   it('has documented defaults', () => {
     const c = loadApiConfig({})
     expect([c.API_HOST, c.API_PORT, c.API_MAX_RANGE_DAYS, c.API_MAX_BUCKETS, c.API_DOCS]).toEqual(['127.0.0.1', 8080, 31, 2000, true])
-    expect(DEFAULT_QUERY_LIMITS).toEqual({ maxRangeSeconds: 31 * 86_400, defaultRangeSeconds: 3600, maxBuckets: 2000, maxGroups: 500, queryTimeoutSeconds: 30 })
+    expect(DEFAULT_QUERY_LIMITS).toEqual({ maxRangeSeconds: 31 * 86_400, defaultRangeSeconds: 3600, maxBuckets: 2000, maxGroups: 500, queryTimeoutSeconds: 30, rollupMinRangeSeconds: 6 * 3600, hourlyRollupMinRangeSeconds: 86_400 })
   })
 
   it('coerces values and reports every bad variable at once', () => {

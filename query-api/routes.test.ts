@@ -202,7 +202,7 @@ describe('bad input is a problem+json 400 that says what to fix', () => {
     ['/v1/latency/percentiles?from=now&to=-1h', 'API_BAD_TIME_RANGE', /must be before to/],
     ['/v1/throughput?step=15s', 'API_BAD_STEP', /multiple of 10s/],
     ['/v1/throughput?from=-7d&step=10s', 'API_BAD_STEP', /use step=310s or larger \(e\.g\. 10m\)/],
-    ['/v1/latency/percentiles?groupBy=colour', 'API_BAD_REQUEST', /'groupBy' must be one of: none, model, gpu_type/],
+    ['/v1/latency/percentiles?groupBy=colour', 'API_BAD_REQUEST', /'groupBy' must be one of: none, model, worker_id, pipeline, gpu_type/],
     ['/v1/latency/percentiles?quantiles=0.5,1.5', 'API_BAD_REQUEST', /"1.5" is not between 0 and 1/],
     ['/v1/latency/percentiles?metric=speed', 'API_BAD_REQUEST', /'metric' must be one of: e2e, queue/],
     ['/v1/latency/percentiles?from=-40d', 'API_BAD_TIME_RANGE', /more than the 31d allowed/],
@@ -250,7 +250,10 @@ describe('health and docs', () => {
     expect(res.statusCode).toBe(200)
     const doc = res.json()
     expect(doc.openapi).toBe('3.1.0')
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/readyz', '/v1/latency/percentiles', '/v1/throughput'])
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/healthz', '/readyz', '/v1/availability', '/v1/errors', '/v1/gpu/series', '/v1/gpu/utilization', '/v1/latency/percentiles', '/v1/latency/series',
+      '/v1/oom', '/v1/throughput',
+    ])
     const params = doc.paths['/v1/throughput'].get.parameters.map((p: { name: string }) => p.name)
     expect(params).toEqual(expect.arrayContaining(['from', 'to', 'step', 'groupBy', 'format']))
     expect(Object.keys(doc.paths['/v1/latency/percentiles'].get.responses['200'].content)).toEqual(['application/json', 'text/csv'])

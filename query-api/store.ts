@@ -26,7 +26,7 @@ export function qualifiedTable(store: Store, key: TableKey): string {
   return `\`${store.database}\`.\`${TABLES[key]}\``
 }
 
-export type QueryParams = Record<string, string | number>
+export type QueryParams = Record<string, unknown>
 
 /** Runs a SELECT and returns its rows; see the module doc for the error mapping. */
 export async function selectRows<T>(store: Store, query: string, params: QueryParams, what: string): Promise<T[]> {

@@ -10,7 +10,8 @@
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CSV_CONTENT_TYPE, toCsv } from '../csv.ts'
-import { groupExpression } from '../dimensions.ts'
+import { dimensionsOf, groupExpression } from '../dimensions.ts'
+import { activeFilters, filterProperties, filterSql } from '../filters.ts'
 import { closed, FormatParam, GroupByParam, IsoTime, jsonOrCsv, LimitParam, NullableNumber, problemResponses, TimeParam } from '../schemas.ts'
 import { buildSeries, type BucketSums } from '../series.ts'
 import { chDateTime64, num, qualifiedTable, selectRows } from '../store.ts'
@@ -63,6 +64,7 @@ export function throughputRoutes(ctx: RouteContext): FastifyPluginAsyncTypebox {
         groupBy: Type.Optional(GroupByParam),
         limit: Type.Optional(LimitParam(ctx.limits.maxGroups, 50)),
         format: Type.Optional(FormatParam),
+        ...filterProperties('requestWindows'),
       },
       closed,
     )
@@ -85,20 +87,17 @@ export function throughputRoutes(ctx: RouteContext): FastifyPluginAsyncTypebox {
         const groupBy = q.groupBy ?? 'none'
         const limit = q.limit ?? Math.min(50, ctx.limits.maxGroups)
 
+        const params: Record<string, unknown> = { from: chDateTime64(range.fromMs), to: chDateTime64(range.toMs), step: stepSeconds }
+        const filters = filterSql('requestWindows', activeFilters(request.query as Record<string, unknown>, dimensionsOf('requestWindows')), params)
         const sql = `
           SELECT intDiv(toUnixTimestamp(window_start), {step:UInt32}) * {step:UInt32} AS bucket,
                  ${groupExpression(groupBy)} AS grp,
                  sum(requests) AS requests, sum(successes) AS successes, sum(errors) AS errors, sum(images) AS images
           FROM ${qualifiedTable(ctx.store, 'requestWindows')}
-          WHERE window_start >= {from:DateTime64(3, 'UTC')} AND window_start < {to:DateTime64(3, 'UTC')}
+          WHERE window_start >= {from:DateTime64(3, 'UTC')} AND window_start < {to:DateTime64(3, 'UTC')}${filters}
           GROUP BY bucket, grp
           ORDER BY grp, bucket`
-        const rows = await selectRows<Row>(
-          ctx.store,
-          sql,
-          { from: chDateTime64(range.fromMs), to: chDateTime64(range.toMs), step: stepSeconds },
-          'throughput',
-        )
+        const rows = await selectRows<Row>(ctx.store, sql, params, 'throughput')
         const sums: BucketSums[] = rows.map((r) => ({
           bucket: num(r.bucket),
           group: r.grp,
