@@ -44,6 +44,11 @@ async function asyncCodeOf(p: Promise<unknown>): Promise<string | undefined> {
   return undefined
 }
 
+/** A statement without its `--` / `#` line comments and block comments, whitespace collapsed. */
+function withoutComments(sql: string): string {
+  return sql.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/^\s*(--|#).*$/gm, ' ').replace(/\s+/g, ' ').trim()
+}
+
 beforeAll(() => mkdirSync(dataPath, { recursive: true }))
 afterAll(async () => {
   for (const c of clients) await c.close()
@@ -83,11 +88,30 @@ describe('splitStatements', () => {
 })
 
 describe('readMigrations', () => {
-  it('reads the real migrations as a gap-free sequence of single CREATE TABLE statements', () => {
+  it('reads the real migrations as a gap-free sequence of re-runnable statements; ALTERs touch earlier tables', () => {
     const files = readMigrations()
     expect(files.map((f) => f.version)).toEqual(files.map((_, i) => i + 1))
-    expect(files.length).toBeGreaterThanOrEqual(4)
-    for (const f of files) expect(f.statements.every((s) => /CREATE TABLE IF NOT EXISTS/.test(s))).toBe(true)
+    expect(files.length).toBeGreaterThanOrEqual(6)
+    const created = new Set<string>()
+    const altered: string[] = []
+    for (const f of files) {
+      expect(f.statements.length).toBeGreaterThan(0)
+      for (const statement of f.statements) {
+        const sql = withoutComments(statement)
+        const create = /^CREATE (TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\b/.exec(sql)
+        const alter = /^ALTER TABLE (\w+)\s+(ADD COLUMN IF NOT EXISTS \w+ [^,]+,\s*)*ADD COLUMN IF NOT EXISTS \w+ [^,]+$/.exec(sql)
+        if (create?.[2] !== undefined) {
+          created.add(create[2])
+        } else if (alter?.[1] !== undefined) {
+          // An ALTER only adds columns (IF NOT EXISTS, so a rerun is harmless) to a table an earlier file created.
+          expect(created.has(alter[1]), `${f.file} alters ${alter[1]} before it exists`).toBe(true)
+          altered.push(`${f.file}:${alter[1]}`)
+        } else {
+          throw new Error(`${f.file}: not a re-runnable CREATE ... IF NOT EXISTS or ALTER TABLE ... ADD COLUMN IF NOT EXISTS: ${sql.slice(0, 80)}`)
+        }
+      }
+    }
+    expect(altered).toContain('0006_request_events_v2.sql:request_events')
   })
 
   it('refuses gaps, duplicates and misnamed files with MIG_BAD_SEQUENCE', () => {

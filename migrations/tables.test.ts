@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { newestSchemaVersion } from '../schemas/test-fixtures.ts'
 import { openClickHouse } from './clickhouse.ts'
 import { migrate } from './runner.ts'
 import { INSERT_COLUMNS, TABLES, type InsertTableKey } from './tables.ts'
@@ -42,6 +43,9 @@ const requestEvent = (i: number, completedMs: number) => ({
   dequeued_at: at(completedMs - 1400), inference_start_at: at(completedMs - 1300), inference_end_at: at(completedMs - 300),
   completed_at: at(completedMs), text_encode_ms: null, denoise_ms: null, vae_decode_ms: null, safety_ms: null, upload_ms: null, status: 'ok',
   error_type: null, error_message: null, http_status: 200, peak_gpu_mem_mb: null,
+  // v2 fields (0006): the first event carries values, the others what a v1 event reads as.
+  lora_adapters: i === 1 ? ['detail-tweaker-xl', 'film-grain'] : [], seed: i === 1 ? 4242 : null,
+  precision: i === 1 ? 'bf16' : null, queue_depth: i === 1 ? 3 : null,
   _topic: 'diffwatch.requests.v1', _partition: 0, _offset: i,
 })
 
@@ -97,8 +101,8 @@ describe('INSERT_COLUMNS', () => {
   })
 
   it('covers every field of the newest event schemas, under the same names', () => {
-    expect(INSERT_COLUMNS.requestEvents.slice(0, -3)).toEqual(avroFields('request-event.v1.avsc'))
-    expect(INSERT_COLUMNS.gpuSamples.slice(0, -3)).toEqual(avroFields('gpu-sample.v1.avsc'))
+    expect(INSERT_COLUMNS.requestEvents.slice(0, -3)).toEqual(avroFields(`request-event.v${newestSchemaVersion('request-event')}.avsc`))
+    expect(INSERT_COLUMNS.gpuSamples.slice(0, -3)).toEqual(avroFields(`gpu-sample.v${newestSchemaVersion('gpu-sample')}.avsc`))
   })
 })
 
@@ -125,6 +129,16 @@ describe('insert deduplication', () => {
       "SELECT e2e_ms, queue_ms, inference_ms, ms_per_step, megapixels, _ingested_at > '2020-01-01' AS ingested FROM request_events WHERE event_id = 'ev-1' LIMIT 1",
     )
     expect(row).toEqual({ e2e_ms: 1500, queue_ms: 100, inference_ms: 1000, ms_per_step: 40, megapixels: 1.048576, ingested: 1 })
+  })
+
+  it('stores the v2 columns added by ALTER TABLE, and reads [] / NULL where an event has none', async () => {
+    const v2Columns = await rows<Record<string, unknown>>(
+      "SELECT event_id, lora_adapters, seed, precision, queue_depth FROM request_events WHERE event_id IN ('ev-1', 'ev-2') ORDER BY event_id LIMIT 1 BY event_id",
+    )
+    expect(v2Columns).toEqual([
+      { event_id: 'ev-1', lora_adapters: ['detail-tweaker-xl', 'film-grain'], seed: 4242, precision: 'bf16', queue_depth: 3 },
+      { event_id: 'ev-2', lora_adapters: [], seed: null, precision: null, queue_depth: null },
+    ])
   })
 })
 

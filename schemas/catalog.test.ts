@@ -1,9 +1,10 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DEFAULT_SCHEMA_DIR, SchemaCatalog, readSchemaFiles, type CatalogOptions } from './catalog.ts'
 import { DiffwatchError } from './errors.ts'
+import { newestSchemaVersion } from './test-fixtures.ts'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -14,7 +15,7 @@ afterEach(() => {
 function schemaDir(extra: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'dw-schemas-'))
   dirs.push(dir)
-  for (const name of ['request-event.v1.avsc', 'gpu-sample.v1.avsc']) copyFileSync(join(DEFAULT_SCHEMA_DIR, name), join(dir, name))
+  for (const name of readdirSync(DEFAULT_SCHEMA_DIR).filter((n) => n.endsWith('.avsc'))) copyFileSync(join(DEFAULT_SCHEMA_DIR, name), join(dir, name))
   for (const [name, text] of Object.entries(extra)) writeFileSync(join(dir, name), text)
   return dir
 }
@@ -34,10 +35,16 @@ const GPU_V1 = readSchemaFiles().find((s) => s.kind === 'gpu-sample')?.schema as
 describe('SchemaCatalog', () => {
   it('loads every released version; the reader is the newest; readers need no resolver', () => {
     const catalog = new SchemaCatalog()
-    expect(catalog.entries().map((e) => [e.kind, e.version])).toEqual([['request-event', 1], ['gpu-sample', 1]])
+    expect(catalog.entries().map((e) => [e.kind, e.version])).toEqual([['request-event', 1], ['request-event', 2], ['gpu-sample', 1]])
     const reader = catalog.reader('request-event')
+    expect(reader.version).toBe(2)
+    expect(reader.version).toBe(newestSchemaVersion('request-event'))
     expect(reader.type.name).toBe('dev.diffwatch.events.RequestEvent')
     expect(catalog.resolver(reader)).toBeUndefined()
+    // The released v1 writer is read through a resolver to the v2 reader, built at start-up.
+    const v1 = catalog.versions('request-event')[0]
+    if (v1 === undefined) throw new Error('no v1')
+    expect(catalog.resolver(v1)).toBeDefined()
     expect(catalog.kindOfRecord('dev.diffwatch.events.GpuSample')).toBe('gpu-sample')
     expect(catalog.kindOfRecord('GpuSample')).toBeUndefined()
   })
@@ -71,10 +78,10 @@ describe('SchemaCatalog', () => {
   })
 
   it('refuses a file whose record is not the record of its kind', () => {
-    const dir = schemaDir({ 'request-event.v2.avsc': GPU_V1 })
+    const dir = schemaDir({ 'request-event.v3.avsc': GPU_V1 })
     expect(catalogError({ schemaDir: dir })).toEqual({
       code: 'SCH_CATALOG',
-      message: `${join(dir, 'request-event.v2.avsc')}: a request-event schema must define record dev.diffwatch.events.RequestEvent, found dev.diffwatch.events.GpuSample`,
+      message: `${join(dir, 'request-event.v3.avsc')}: a request-event schema must define record dev.diffwatch.events.RequestEvent, found dev.diffwatch.events.GpuSample`,
     })
   })
 
@@ -98,6 +105,11 @@ describe('SchemaCatalog', () => {
   })
 
   it('pins a reader version, and refuses a pin to a missing version', () => {
+    const pinned = new SchemaCatalog({ readerVersions: { 'request-event': 1 } })
+    expect(pinned.reader('request-event').version).toBe(1)
+    const v2 = pinned.versions('request-event')[1]
+    if (v2 === undefined) throw new Error('no v2')
+    expect(pinned.resolver(v2)).toBeDefined() // a v1 reader still reads v2 writers
     expect(catalogError({ readerVersions: { 'gpu-sample': 2 } })).toEqual({
       code: 'SCH_CATALOG',
       message: `gpu-sample: no schema version 2 in ${DEFAULT_SCHEMA_DIR}`,

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { createCodec, type DecodeErrorCode, type DecodeResult } from './codec.ts'
-import { sampleGpuSample, sampleRequestEvent } from './test-fixtures.ts'
+import type { RequestEventInput } from './generated/types.ts'
+import { sampleGpuSample, sampleRequestEvent, sampleRequestEventV1 } from './test-fixtures.ts'
 
 const codec = createCodec()
 const requestBytes = codec.encodeRequestEvent(sampleRequestEvent())
+/** The same request from a writer that still sends v1 (an encoder pinned to v1). */
+const v1RequestBytes = createCodec({ readerVersions: { 'request-event': 1 } }).encodeRequestEvent(sampleRequestEventV1() as RequestEventInput)
 const GPU_HEADER = 'c3012e646c01bd3a2d4f'
 /** Minimal gpu sample datum, field by field up to the throttle_reasons array count. */
 const GPU_DATUM_BEFORE_ARRAY = '0202680000' + '0275026e' + '0000000000000000'
@@ -66,16 +69,29 @@ describe('decode failures (never thrown, always a code and a reason)', () => {
     })
   })
 
-  it('SCH_UNDECODABLE for a datum cut short', () => {
+  it('SCH_UNDECODABLE for a datum cut short: a v2 datum is caught by the guard, a v1 datum by avsc', () => {
+    // v2 has an array (lora_adapters), so its writer has a datum guard that walks the whole datum.
+    // The sample ends with precision "fp16" (02 08 + 4 bytes) and queue_depth (02 06): cutting 5
+    // bytes leaves the string length 4 with 1 byte after it.
     const cut = requestBytes.subarray(0, requestBytes.length - 5)
     expect(failureOf(codec.decode(cut))).toEqual({
       code: 'SCH_UNDECODABLE',
-      reason: `request-event v1 datum is truncated: its ${cut.length - 10} bytes end mid-value`,
+      reason: 'request-event v2 datum rejected before decoding: length 4 runs past the end',
+    })
+    // v1 has no array, hence no guard: avsc itself reports the truncation.
+    const v1Cut = v1RequestBytes.subarray(0, v1RequestBytes.length - 5)
+    expect(failureOf(codec.decode(v1Cut))).toEqual({
+      code: 'SCH_UNDECODABLE',
+      reason: `request-event v1 datum is truncated: its ${v1Cut.length - 10} bytes end mid-value`,
     })
     // A header with no datum at all.
-    expect(failureOf(codec.decode(requestBytes.subarray(0, 10)))).toEqual({
+    expect(failureOf(codec.decode(v1RequestBytes.subarray(0, 10)))).toEqual({
       code: 'SCH_UNDECODABLE',
       reason: 'request-event v1 datum is truncated: its 0 bytes end mid-value',
+    })
+    expect(failureOf(codec.decode(requestBytes.subarray(0, 10)))).toEqual({
+      code: 'SCH_UNDECODABLE',
+      reason: 'request-event v2 datum rejected before decoding: length 0 runs past the end',
     })
   })
 
@@ -83,7 +99,7 @@ describe('decode failures (never thrown, always a code and a reason)', () => {
     const bytes = Buffer.concat([requestBytes, hex('000000')])
     expect(failureOf(codec.decode(bytes))).toEqual({
       code: 'SCH_UNDECODABLE',
-      reason: '3 trailing bytes after the request-event v1 datum',
+      reason: '3 trailing bytes after the request-event v2 datum',
     })
   })
 
@@ -111,6 +127,17 @@ describe('decode failures (never thrown, always a code and a reason)', () => {
     })
   })
 
+  it('a v2 request event claiming 2e9 lora_adapters is rejected before avsc allocates them', () => {
+    // lora_adapters empty and the three later nullable fields null: the datum ends 00 00 00 00.
+    const bytes = codec.encodeRequestEvent(sampleRequestEvent({ lora_adapters: [], seed: null, precision: null, queue_depth: null }))
+    expect(bytes.subarray(-4).toString('hex')).toBe('00000000')
+    const poisoned = Buffer.concat([bytes.subarray(0, -4), hex(varint(2e9) + '000000')])
+    expect(failureOf(codec.decode(poisoned))).toEqual({
+      code: 'SCH_UNDECODABLE',
+      reason: 'request-event v2 datum rejected before decoding: array block count 2000000000 cannot fit in the 3 bytes left',
+    })
+  })
+
   it('a sane array count still decodes (the guard only rejects what cannot fit)', () => {
     const bytes = hex(GPU_HEADER + GPU_DATUM_BEFORE_ARRAY + varint(2) + '0261' + '0262' + '00' + GPU_DATUM_AFTER_ARRAY)
     const result = codec.decode(bytes)
@@ -120,7 +147,7 @@ describe('decode failures (never thrown, always a code and a reason)', () => {
   it('SCH_WRONG_KIND from decodeAs, before the datum is decoded', () => {
     expect(failureOf(codec.decodeAs('gpu-sample', requestBytes))).toEqual({
       code: 'SCH_WRONG_KIND',
-      reason: 'expected a gpu-sample event, got request-event v1',
+      reason: 'expected a gpu-sample event, got request-event v2',
     })
     // The datum is garbage, but the kind is known from the header alone.
     expect(failureOf(codec.decodeAs('request-event', hex(GPU_HEADER + 'ffff'))).code).toBe('SCH_WRONG_KIND')

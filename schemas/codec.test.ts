@@ -8,7 +8,10 @@ import { sampleGpuSample, sampleRequestEvent } from './test-fixtures.ts'
 
 const codec = createCodec()
 
-function decodedValue<K extends 'request-event' | 'gpu-sample'>(result: DecodeResult, kind: K, version = 1): unknown {
+/** Writer versions of what `codec` encodes: the newest released schema of each kind. */
+const WRITES = { 'request-event': 2, 'gpu-sample': 1 } as const
+
+function decodedValue<K extends 'request-event' | 'gpu-sample'>(result: DecodeResult, kind: K, version: number = WRITES[kind]): unknown {
   if (!result.ok) throw new Error(`expected ok, got ${result.code}: ${result.reason}`)
   expect(result.kind).toBe(kind)
   expect(result.version).toBe(version)
@@ -16,13 +19,16 @@ function decodedValue<K extends 'request-event' | 'gpu-sample'>(result: DecodeRe
 }
 
 describe('round trips', () => {
-  it('request event: single-object header with the v1 fingerprint, then the datum', () => {
+  it('request event: single-object header with the v2 fingerprint, then the datum', () => {
     const event = sampleRequestEvent()
     const bytes = codec.encodeRequestEvent(event)
     const reader = codec.catalog.reader('request-event')
-    expect(bytes.subarray(0, 10).toString('hex')).toBe('c301d1af0aaf5d298a59')
+    expect(bytes.subarray(0, 10).toString('hex')).toBe('c30130c5d275e7c95a61')
     expect(bytes).toEqual(frameSingleObject(reader.fingerprint, reader.type.toBuffer(event)))
-    expect(bytes.length).toBe(373)
+    // 373 bytes as v1, plus the v2 fields: lora_adapters 31 (count 1 + "detail-tweaker-xl" 1+17 +
+    // "film-grain" 1+10 + end 1), seed 7 (branch 1 + 6-byte zig-zag varint of 1234567890123),
+    // precision 6 (branch 1 + length 1 + "fp16" 4), queue_depth 2 (branch 1 + varint 1).
+    expect(bytes.length).toBe(373 + 31 + 7 + 6 + 2)
     expect(decodedValue(codec.decode(bytes), 'request-event')).toStrictEqual(event)
   })
 
@@ -101,7 +107,7 @@ describe('encoding an invalid value', () => {
     expect(err.retryable).toBe(false)
     expect(err.fieldPaths).toEqual(['pipeline', 'steps'])
     expect(err.message).toBe(
-      'invalid request-event value (schema v1): pipeline: expected one of txt2img|img2img|inpaint|upscale|other, got "txt3img"; steps: expected int, got "30"',
+      'invalid request-event value (schema v2): pipeline: expected one of txt2img|img2img|inpaint|upscale|other, got "txt3img"; steps: expected int, got "30"',
     )
   })
 
@@ -109,20 +115,25 @@ describe('encoding an invalid value', () => {
     const { tenant: _omitted, ...rest } = sampleRequestEvent()
     const err = encodeError({ ...rest, trace_id: 5, width: 1024.5 })
     expect(err.message).toBe(
-      'invalid request-event value (schema v1): trace_id: expected null | string, got 5; tenant: expected string, got undefined (missing); width: expected int, got 1024.5',
+      'invalid request-event value (schema v2): trace_id: expected null | string, got 5; tenant: expected string, got undefined (missing); width: expected int, got 1024.5',
     )
   })
 
   it('refuses a field the schema does not declare (a misspelt optional field is not dropped silently)', () => {
     const err = encodeError({ ...sampleRequestEvent(), errorType: 'oom' })
     expect(err.fieldPaths).toEqual(['errorType'])
-    expect(err.message).toBe('invalid request-event value (schema v1): errorType: not a field of dev.diffwatch.events.RequestEvent')
+    expect(err.message).toBe('invalid request-event value (schema v2): errorType: not a field of dev.diffwatch.events.RequestEvent')
   })
 
   it('reports array items by index and a non-object value', () => {
     expect(() => codec.encodeGpuSample(sampleGpuSample({ throttle_reasons: ['ok', 3 as unknown as string] }))).toThrow(
       'invalid gpu-sample value (schema v1): throttle_reasons.1: expected string, got 3',
     )
-    expect(encodeError(null).message).toBe('invalid request-event value (schema v1): (value): expected dev.diffwatch.events.RequestEvent, got null')
+    expect(encodeError(null).message).toBe('invalid request-event value (schema v2): (value): expected dev.diffwatch.events.RequestEvent, got null')
+    const v2Fields = encodeError({ ...sampleRequestEvent(), lora_adapters: ['ok', 3], queue_depth: 1.5 })
+    expect(v2Fields.fieldPaths).toEqual(['lora_adapters.1', 'queue_depth'])
+    expect(v2Fields.message).toBe(
+      'invalid request-event value (schema v2): lora_adapters.1: expected string, got 3; queue_depth: expected int, got 1.5',
+    )
   })
 })

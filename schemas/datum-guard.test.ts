@@ -1,6 +1,7 @@
 import avro from 'avsc'
 import { describe, expect, it } from 'vitest'
 import { SchemaCatalog } from './catalog.ts'
+import { sampleRequestEvent } from './test-fixtures.ts'
 import { MAX_ZERO_SIZE_ITEMS, createDatumGuard, lastGuardFailure, type DatumGuard } from './datum-guard.ts'
 
 // Every kind of Avro type the guard walks: record, recursion, union, enum, fixed, map, array,
@@ -31,10 +32,40 @@ function guardOf(type: avro.Type): DatumGuard {
 }
 
 describe('datum guard', () => {
-  it('is not built for schemas without arrays or maps (RequestEvent costs nothing)', () => {
+  it('is built only for schemas with arrays or maps: RequestEvent v1 costs nothing, v2 (lora_adapters) is guarded', () => {
     const catalog = new SchemaCatalog()
-    expect(createDatumGuard(catalog.reader('request-event').type)).toBeUndefined()
+    const [v1, v2] = catalog.versions('request-event')
+    if (v1 === undefined || v2 === undefined) throw new Error('expected request-event v1 and v2')
+    expect(createDatumGuard(v1.type)).toBeUndefined()
+    expect(createDatumGuard(v2.type)).toBeDefined()
     expect(createDatumGuard(catalog.reader('gpu-sample').type)).toBeDefined()
+  })
+
+  it('guards the lora_adapters block count of a RequestEvent v2 datum', () => {
+    const v2 = new SchemaCatalog().versions('request-event')[1]
+    if (v2 === undefined) throw new Error('expected request-event v2')
+    const guard = guardOf(v2.type)
+    // With lora_adapters empty and seed, precision, queue_depth null the datum ends in four zero
+    // bytes: the array's end block, then three union branch 0 (null).
+    const datum = v2.type.toBuffer(sampleRequestEvent({ lora_adapters: [], seed: null, precision: null, queue_depth: null }))
+    expect(datum.subarray(-4).toString('hex')).toBe('00000000')
+    expect(guard(datum, 0)).toBe(datum.length)
+    const head = datum.subarray(0, -4)
+    const tail = Buffer.from('000000', 'hex')
+
+    const claimed = Buffer.concat([head, Buffer.from(zigzag(2e9)), tail])
+    expect(guard(claimed, 0)).toBe(-1)
+    expect(lastGuardFailure()).toBe('array block count 2000000000 cannot fit in the 3 bytes left')
+
+    // Two adapters "a" and "b" fit; the guard walks to the exact end and avsc reads them back.
+    const sane = Buffer.concat([head, Buffer.from([...zigzag(2), 0x02, 0x61, 0x02, 0x62, 0x00]), tail])
+    expect(guard(sane, 0)).toBe(sane.length)
+    expect((v2.type.fromBuffer(sane) as { lora_adapters: string[] }).lora_adapters).toEqual(['a', 'b'])
+    // Three claimed, two present: the end block is read as a third (empty) item, every later field
+    // shifts by one byte, and the last union branch finds no byte left.
+    const short = Buffer.concat([head, Buffer.from([...zigzag(3), 0x02, 0x61, 0x02, 0x62, 0x00]), tail])
+    expect(guard(short, 0)).toBe(-1)
+    expect(lastGuardFailure()).toBe('union index runs past the end')
   })
 
   it('walks a valid datum to its exact end, and rejects every strict prefix', () => {

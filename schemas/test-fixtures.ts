@@ -1,8 +1,16 @@
 /**
  * Sample events for the schema tests and the codec benchmark. Every float field holds a value that
  * float32 represents exactly (7.5, 61.25, ...), so round trips compare with toEqual.
+ * `sampleRequestEvent` fills every field of the newest RequestEvent (v2); `sampleRequestEventV1`
+ * is the same request as a v1 writer sends it. `newestSchemaVersion` reads the schema folder's file
+ * names directly (not the catalog), so tests can check the catalog against it.
  */
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { GpuSample, RequestEvent } from './generated/types.ts'
+
+/** Fields RequestEvent v2 added; a v1 writer does not send them. */
+export const REQUEST_EVENT_V2_FIELDS = ['lora_adapters', 'seed', 'precision', 'queue_depth'] as const
 
 export function sampleRequestEvent(overrides: Partial<RequestEvent> = {}): RequestEvent {
   return {
@@ -44,8 +52,30 @@ export function sampleRequestEvent(overrides: Partial<RequestEvent> = {}): Reque
     error_message: null,
     http_status: 200,
     peak_gpu_mem_mb: 21_504.5,
+    lora_adapters: ['detail-tweaker-xl', 'film-grain'],
+    seed: 1234567890123,
+    precision: 'fp16',
+    queue_depth: 3,
     ...overrides,
   }
+}
+
+/** The sample request as a v1 writer encodes it: without the fields v2 added. */
+export function sampleRequestEventV1(overrides: Partial<RequestEvent> = {}): Record<string, unknown> {
+  const event: Record<string, unknown> = { ...sampleRequestEvent(overrides) }
+  for (const field of REQUEST_EVENT_V2_FIELDS) delete event[field]
+  return event
+}
+
+/** The highest N of `schemas/<kind>.v<N>.avsc`, compared as numbers (v10 is newer than v9). */
+export function newestSchemaVersion(kind: 'request-event' | 'gpu-sample'): number {
+  const dir = fileURLToPath(new URL('.', import.meta.url))
+  const versions = readdirSync(dir)
+    .map((name) => new RegExp(`^${kind}\\.v([1-9][0-9]*)\\.avsc$`).exec(name)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+  if (versions.length === 0) throw new Error(`no ${kind} schema file in ${dir}`)
+  return Math.max(...versions)
 }
 
 export function sampleGpuSample(overrides: Partial<GpuSample> = {}): GpuSample {
