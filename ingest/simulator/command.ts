@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util'
 import { DiffwatchError, isDiffwatchError } from '../../schemas/errors.ts'
 import { topicSet } from '../../schemas/topics.ts'
+import { parseDiurnal } from './diurnal.ts'
 import { brokerList, gpuMix, loadSimulatorConfig, type SimulatorConfig } from './config.ts'
 import { runSimulation, type SimulationProgress, type SimulationTotals } from './producer.ts'
 
@@ -31,6 +32,7 @@ Produces a simulated diffusion-serving fleet (request events and GPU samples) to
   --topic-prefix P     prefix of the topic names                                (TOPIC_PREFIX)
   --compression C      none | gzip                                              (SIM_COMPRESSION, none)
   --ground-truth FILE  also write every event to FILE (NDJSON)                  (SIM_GROUND_TRUTH)
+  --diurnal CURVE      daily load curve: off | cosine:AMP[:PEAK_HOUR_UTC] | 24 weights (SIM_DIURNAL, off)
 
 Other settings: SIM_* environment variables (see ingest/simulator/config.ts).
 `
@@ -46,6 +48,7 @@ const FLAG_ENV: Readonly<Record<string, keyof SimulatorConfig>> = {
   'topic-prefix': 'TOPIC_PREFIX',
   compression: 'SIM_COMPRESSION',
   'ground-truth': 'SIM_GROUND_TRUTH',
+  diurnal: 'SIM_DIURNAL',
 }
 
 function parseStart(text: string): string {
@@ -142,6 +145,7 @@ function simulationOptions(c: Readonly<SimulatorConfig>, signal: AbortSignal, on
       idleUnloadMs: c.SIM_IDLE_UNLOAD_MS,
       coldStartProbability: c.SIM_COLD_START_PROBABILITY,
       errorScale: c.SIM_ERROR_SCALE,
+      diurnal: parseDiurnal(c.SIM_DIURNAL),
     },
     compression: c.SIM_COMPRESSION,
     batchMessages: c.SIM_BATCH_MESSAGES,

@@ -6,6 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { loadConfig } from '../../schemas/config.ts'
 import { GPU_TYPES } from './catalog.ts'
+import { parseDiurnal } from './diurnal.ts'
 
 export const SimulatorConfigSchema = Type.Object({
   KAFKA_BROKERS: Type.String({ default: '127.0.0.1:19092', description: 'Comma-separated bootstrap brokers.' }),
@@ -26,6 +27,7 @@ export const SimulatorConfigSchema = Type.Object({
   SIM_IDLE_UNLOAD_MS: Type.Integer({ default: 900_000, minimum: 1, description: 'An idle worker unloads its model after this long (next request is a cold start).' }),
   SIM_COLD_START_PROBABILITY: Type.Number({ default: 0.002, minimum: 0, maximum: 1 }),
   SIM_ERROR_SCALE: Type.Number({ default: 1, minimum: 0, maximum: 20, description: 'Multiplier on the random error rates (0: none; OOM, timeouts and queue timeouts remain).' }),
+  SIM_DIURNAL: Type.String({ default: 'off', description: 'Daily curve on the request rate: off, cosine:AMPLITUDE[:PEAK_HOUR_UTC] (e.g. cosine:0.6:15), or 24 hourly weights from 00:00 UTC; the mean rate stays SIM_RATE.' }),
   SIM_COMPRESSION: Type.Union([Type.Literal('none'), Type.Literal('gzip')], { default: 'none', description: 'Kafka batch compression.' }),
   SIM_BATCH_MESSAGES: Type.Integer({ default: 5000, minimum: 1, maximum: 100_000, description: 'Messages per sendBatch call (both topics together).' }),
   SIM_MAX_IN_FLIGHT: Type.Integer({ default: 2, minimum: 1, maximum: 16, description: 'sendBatch calls awaiting acks at once.' }),
@@ -38,6 +40,14 @@ export type SimulatorConfig = Static<typeof SimulatorConfigSchema>
 export function loadSimulatorConfig(env: Record<string, string | undefined> = process.env): Readonly<SimulatorConfig> {
   return loadConfig(SimulatorConfigSchema, env, [
     (c) => (c.KAFKA_BROKERS.split(',').every((b) => /^[^\s:]+:\d+$/.test(b.trim())) ? [] : [`KAFKA_BROKERS must be host:port[,host:port...], got ${JSON.stringify(c.KAFKA_BROKERS)}`]),
+    (c) => {
+      try {
+        parseDiurnal(c.SIM_DIURNAL)
+        return []
+      } catch (err) {
+        return [`SIM_DIURNAL: ${(err as Error).message}`]
+      }
+    },
     (c) => {
       const unknown = gpuMix(c).filter((t) => GPU_TYPES[t] === undefined)
       return unknown.length === 0 ? [] : [`SIM_GPU_MIX names unknown GPU types: ${unknown.join(', ')} (known: ${Object.keys(GPU_TYPES).join(', ')})`]

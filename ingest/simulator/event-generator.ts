@@ -13,10 +13,13 @@
  *
  * Arrivals are one Poisson stream at `requestRate`, each sent to a worker with probability
  * proportional to the worker's capacity, so every worker sees the same offered load
- * (requestRate / fleet.capacity). A sample at time T is computed once every arrival before T
+ * (requestRate / fleet.capacity). With a diurnal curve the stream is thinned to the curve's rate
+ * at each instant (diurnal.ts), its daily mean still `requestRate`; without one, the random
+ * draws are exactly those of a flat rate. A sample at time T is computed once every arrival before T
  * has been served, because nothing that arrives later can make the GPU busy before T.
  */
 import type { GpuSample, RequestEvent } from '../../schemas/generated/types.ts'
+import { multiplierAt, peakMultiplier } from './diurnal.ts'
 import { EventHeap } from './event-heap.ts'
 import { buildFleet, DEFAULT_FLEET_CONFIG, type Fleet, type FleetConfig } from './fleet-model.ts'
 import { createHostRuntime, sampleHost, type HostRuntime } from './gpu-sampler.ts'
@@ -89,7 +92,10 @@ function* generateEvents(config: FleetConfig, fleet: Fleet, window: GenerateWind
   const route = weightedTable(workers.map((w) => [w, w.spec.capacity] as const))
   const ids: RequestIds = { promptPool: Array.from({ length: 200 }, () => rng.hex(8)) }
   const heap = new EventHeap<SimEvent>()
-  const meanGapMs = config.requestRate > 0 ? 1000 / config.requestRate : Number.POSITIVE_INFINITY
+  const curve = config.diurnal
+  const peak = curve !== null ? peakMultiplier(curve) : 1
+  // Candidates come at the peak rate; thinning keeps multiplier / peak of them.
+  const meanGapMs = config.requestRate > 0 ? 1000 / (config.requestRate * peak) : Number.POSITIVE_INFINITY
   const pickWorker = workers.length <= 16 ? () => rng.weighted(route) : aliasPicker(rng, workers)
 
   let nextArrival = simStartMs + rng.exponential(meanGapMs)
@@ -105,6 +111,8 @@ function* generateEvents(config: FleetConfig, fleet: Fleet, window: GenerateWind
         if (emit) for (const sample of samples) heap.push(nextTick, { kind: 'gpu-sample', value: sample, key: sample.gpu_uuid })
       }
       nextTick += config.sampleIntervalMs
+    } else if (curve !== null && rng.next() * peak >= multiplierAt(curve, nextArrival)) {
+      nextArrival += rng.exponential(meanGapMs)
     } else {
       const worker = pickWorker()
       const event = serveRequest(rng, config, worker, Math.round(nextArrival), ids)

@@ -6,6 +6,7 @@
  * sees the same offered load.
  */
 import { CUDA_CONTEXT_MB, DEFAULT_GPU_MIX, GPU_TYPES, MODELS, REGIONS, type GpuType, type ModelProfile } from './catalog.ts'
+import type { DiurnalCurve } from './diurnal.ts'
 import { Rng } from './prng.ts'
 import { drawRequestShape, serviceTimeMs } from './request-shape.ts'
 
@@ -28,6 +29,8 @@ export interface FleetConfig {
   readonly coldStartProbability: number
   /** Multiplier on the random error rates (0 turns them off; OOM and timeouts stay). */
   readonly errorScale: number
+  /** Daily curve on the request rate (diurnal.ts; mean 1, so requestRate stays the day's mean); null: flat. */
+  readonly diurnal: DiurnalCurve | null
 }
 
 export const DEFAULT_FLEET_CONFIG: FleetConfig = Object.freeze({
@@ -42,6 +45,7 @@ export const DEFAULT_FLEET_CONFIG: FleetConfig = Object.freeze({
   idleUnloadMs: 15 * 60_000,
   coldStartProbability: 0.002,
   errorScale: 1,
+  diurnal: null,
 })
 
 export interface HostSpec {

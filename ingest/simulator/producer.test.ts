@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createCodec } from '../../schemas/codec.ts'
+import { newestSchemaVersion } from '../../schemas/test-fixtures.ts'
 import { topicSet } from '../../schemas/topics.ts'
 import { createFleetSimulator } from './event-generator.ts'
 import { planFleet } from './fleet-plan.ts'
@@ -47,7 +48,9 @@ describe('runSimulation (not real-time, memory sink)', () => {
     const expSam = expected.filter((e) => e.kind === 'gpu-sample')
     expect(byTopic(topics.requests).map((m) => m.key)).toEqual(expReq.map((e) => e.key))
     expect(byTopic(topics.gpuSamples).map((m) => m.key)).toEqual(expSam.map((e) => e.key))
-    expect(byTopic(topics.requests).map((m) => codec.decode(m.value))).toEqual(expReq.map((e) => ({ ok: true, kind: e.kind, version: 1, value: e.value })))
+    // The simulator writes the newest released RequestEvent schema (read from the file names).
+    const version = newestSchemaVersion('request-event')
+    expect(byTopic(topics.requests).map((m) => codec.decode(m.value))).toEqual(expReq.map((e) => ({ ok: true, kind: e.kind, version, value: e.value })))
     expect(sink.calls.every((call) => call.reduce((n, b) => n + b.messages.length, 0) <= 1000)).toBe(true)
     expect(sink.closed).toBe(true)
     expect(totals.events).toBe(expected.length)

@@ -216,5 +216,10 @@ function finish(b: RequestBase, t: Timing): RequestEvent {
     error_message: t.message,
     http_status: t.errorType === null ? 200 : HTTP_STATUS[t.errorType],
     peak_gpu_mem_mb: t.peak,
+    // v2 fields the fleet model does not simulate yet: their schema defaults
+    lora_adapters: [],
+    seed: null,
+    precision: null,
+    queue_depth: null,
   }
 }
