@@ -8,6 +8,9 @@ import { demoCommand } from './commands/demo.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { runCommand, serveCommand, transformCommand } from './commands/pipeline.ts'
 import { simulateCommand } from '../ingest/simulator/command.ts'
+import { gatewayCommand } from '../ingest/gateway/command.ts'
+import { gpuAgentCommand } from '../ingest/gpu-agent/command.ts'
+import { importCommand } from '../ingest/import/command.ts'
 
 type Command = { summary: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> }
 
@@ -18,6 +21,9 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: 'the query API (Fastify)', run: serveCommand },
   migrate: { summary: 'apply pending ClickHouse migrations (--status to list them)', run: migrateCommand },
   simulate: { summary: 'produce a realistic simulated diffusion fleet to Kafka', run: simulateCommand },
+  'gpu-agent': { summary: "sample this host's GPUs with nvidia-smi into Kafka (--simulate without a GPU)", run: gpuAgentCommand },
+  import: { summary: 'backfill request events from JSON/NDJSON logs (gzip or not)', run: importCommand },
+  gateway: { summary: 'HTTP gateway for workers that cannot speak Kafka: POST /v1/events (JSON, NDJSON, Avro)', run: gatewayCommand },
 }
 
 function usage(): string {
