@@ -5,7 +5,7 @@
  */
 import type { Codec } from '../schemas/codec.ts'
 import type { GpuSample, RequestEvent } from '../schemas/generated/types.ts'
-import { GpuWindowAggregator, RequestWindowAggregator, type WindowSettings } from './window-aggregator.ts'
+import { GpuWindowAggregator, RequestWindowAggregator, isLate, type WindowSettings } from './window-aggregator.ts'
 import { validateGpuSample, validateRequestEvent, type TimeBounds } from './validate.ts'
 import type { ChunkWrite, DeadLetter } from './flush-protocol.ts'
 
@@ -36,6 +36,8 @@ const META_COLUMNS = new Set(['_topic', '_partition', '_offset'])
 export class ChunkContent {
   readonly rawRows: unknown[][] = []
   readonly deadLetters: DeadLetter[] = []
+  /** Events of this chunk that arrived after their window closed plus the allowed lateness. */
+  lateEvents = 0
   private readonly requests: RequestWindowAggregator | null
   private readonly gpus: GpuWindowAggregator | null
 
@@ -62,12 +64,14 @@ export class ChunkContent {
       const invalid = validateRequestEvent(e, bounds)
       if (invalid) return this.deadLetter(m, invalid.code, invalid.reason)
       this.requests!.add(e, m.timestampMs)
+      if (isLate(e.completed_at, m.timestampMs, this.windows)) this.lateEvents += 1
       this.rawRows.push(this.rawRow(e as unknown as Record<string, unknown>, m))
     } else {
       const s = decoded.value as GpuSample
       const invalid = validateGpuSample(s, bounds)
       if (invalid) return this.deadLetter(m, invalid.code, invalid.reason)
       this.gpus!.add(s, m.timestampMs)
+      if (isLate(s.sampled_at, m.timestampMs, this.windows)) this.lateEvents += 1
       this.rawRows.push(this.rawRow(s as unknown as Record<string, unknown>, m))
     }
     return 'ok'

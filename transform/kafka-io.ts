@@ -78,6 +78,22 @@ export async function sendDeadLetters(producer: Producer, dlqTopic: string, reco
   })
 }
 
+/** Messages not yet committed by `groupId`, keyed `topic:partition` (end offset minus committed). */
+export async function partitionLag(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, number>> {
+  const lag = new Map<string, number>()
+  for (const topic of topics) {
+    const [ends, fetched] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })])
+    const committed = new Map<number, number>()
+    for (const t of fetched) for (const p of t.partitions) committed.set(p.partition, Number(p.offset))
+    for (const e of ends) {
+      const c = committed.get(e.partition) ?? -1
+      // nothing committed yet: everything from the low watermark on is still to do
+      lag.set(`${topic}:${e.partition}`, Math.max(0, Number(e.high) - (c >= 0 ? c : Number(e.low))))
+    }
+  }
+  return lag
+}
+
 /** Messages not yet committed by `groupId`, per topic (end offset minus committed offset). */
 export async function consumerLag(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, number>> {
   const lag = new Map<string, number>()

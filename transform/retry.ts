@@ -37,3 +37,17 @@ async function sleepWithKeepAlive(ms: number, keepAlive?: () => Promise<void>): 
     if (keepAlive) await keepAlive().catch(() => undefined)
   }
 }
+
+/**
+ * Runs `work` while calling `keepAlive` every `intervalMs` (errors ignored). kafkajs 2.x has no
+ * background heartbeat, so a consumer doing a long insert must heartbeat by hand or be expelled
+ * from its group; a heartbeat failing during a rebalance is left to the commit, which is fenced.
+ */
+export async function withKeepAlive<T>(work: () => Promise<T>, keepAlive: () => Promise<void>, intervalMs: number): Promise<T> {
+  const timer = setInterval(() => void keepAlive().catch(() => undefined), intervalMs)
+  try {
+    return await work()
+  } finally {
+    clearInterval(timer)
+  }
+}

@@ -7,7 +7,13 @@
  * commits. Partly filled chunks are closed by an idle timer after FLUSH_INTERVAL_MS.
  *
  * Shutdown order: stop intake (pause), flush and commit open chunks, close clients.
+ *
+ * Liveness of the group membership: kafkajs has no background heartbeat, so every flush runs
+ * with a heartbeat ticker (a long insert does not get the member expelled), and retry waits
+ * heartbeat too. Readiness is progress, not connectivity: ready() turns false once the group's
+ * lag (polled from the broker) has not been committed away for READY_STALL_MS.
  */
+import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
 import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
 import type { Codec } from '../schemas/codec.ts'
@@ -18,12 +24,15 @@ import { ChunkContent, type EventKind, type KindTables } from './chunk-content.t
 import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
-import { classifyKafkaError, commitNext, createKafka, fetchCommitted, recordPlan, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
+import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
-import { withRetry } from './retry.ts'
+import { withKeepAlive, withRetry } from './retry.ts'
 import { createRowSink, type RowSink } from './row-sink.ts'
 import { KIND_TABLES } from './tables.ts'
+
+/** How often the group's lag is read from the broker (metrics and readiness), at most. */
+const LAG_POLL_MS = 5_000
 
 export type TransformerDeps = {
   config: Readonly<TransformConfig>
@@ -40,6 +49,8 @@ export type Transformer = {
   readonly topics: TopicSet
   /** False once the loop stopped making progress while it has work, or crashed. */
   ready(): boolean
+  /** False once the consumer crashed for good (kafkajs will not restart it): restart the process. */
+  alive(): boolean
   stop(): Promise<void>
 }
 
@@ -63,8 +74,10 @@ class TransformerRuntime implements Transformer {
   private readonly kindByTopic: Map<string, EventKind>
   private heartbeat: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
+  private lagTimer: NodeJS.Timeout | null = null
   private stopping = false
   private crashed: Error | null = null
+  private dead = false
 
   constructor(private readonly deps: TransformerDeps) {
     this.c = deps.config
@@ -90,10 +103,13 @@ class TransformerRuntime implements Transformer {
       // so open chunks are dropped (their messages are fetched again) and plans re-read.
       this.chunkers.clear()
       this.committed = new Map()
+      this.stats.groupJoins += 1
+      this.crashed = null // kafkajs restarted the consumer and it is a member again
       this.deps.log.info('joined consumer group', { memberId: e.payload.memberId, assignment: e.payload.memberAssignment })
     })
     this.consumer.on(this.consumer.events.CRASH, (e) => {
       this.crashed = e.payload.error
+      if (!e.payload.restart) this.dead = true
       this.deps.log.error('consumer crash', { error: errorMessage(e.payload.error), restart: e.payload.restart })
     })
     await this.consumer.subscribe({ topics: [this.topics.requests, this.topics.gpuSamples], fromBeginning: this.c.TRANSFORM_FROM_BEGINNING })
@@ -108,12 +124,29 @@ class TransformerRuntime implements Transformer {
       if (!this.lock.locked && !this.stopping) void this.lock.run(() => this.flushIdle(this.c.FLUSH_INTERVAL_MS))
     }, tick)
     this.timer.unref()
+    void this.pollLag()
+    this.lagTimer = setInterval(() => void this.pollLag(), Math.min(LAG_POLL_MS, Math.floor(this.c.READY_STALL_MS / 2)))
+    this.lagTimer.unref()
   }
 
   ready(): boolean {
     if (this.crashed || this.stopping) return false
-    const hasOpenWork = [...this.chunkers.values()].some((c) => c.open !== null)
-    return !hasOpenWork || Date.now() - this.stats.lastProgressAtMs < Math.max(60_000, this.c.FLUSH_INTERVAL_MS * 10)
+    // Not "is every connection up" but "does the loop move": lag that nothing commits away
+    // for READY_STALL_MS means a wedged loop even when every socket is fine.
+    return !this.stats.stalled(this.c.READY_STALL_MS)
+  }
+
+  alive(): boolean {
+    return !this.dead
+  }
+
+  /** Refreshes the group's lag per partition (metrics, readiness); failures keep the old value. */
+  private async pollLag(): Promise<void> {
+    try {
+      this.stats.setLag(await partitionLag(this.admin, this.c.TRANSFORM_GROUP_ID, [this.topics.requests, this.topics.gpuSamples]))
+    } catch (err) {
+      this.deps.log.debug('lag poll failed', { error: errorMessage(err) })
+    }
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
@@ -197,12 +230,19 @@ class TransformerRuntime implements Transformer {
     const ports: FlushPorts = {
       recordPlan: (tp, p, plan) => recordPlan(this.consumer, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
       sendDeadLetters: (records) => sendDeadLetters(this.producer, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
-      insert: (write, token) => this.sink.insert(write, token),
+      // The dedup knob is off only in the crash test's control run: a fresh token per attempt
+      // makes a replayed chunk land twice, which proves the test can see duplicates.
+      insert: async (write, token) => {
+        await this.sink.insert(write, this.c.TRANSFORM_INSERT_DEDUP ? token : `nodedup:${randomUUID()}`)
+        this.deps.log.debug('insert acknowledged', { table: write.table, topic, partition, start: chunk.start, end: chunk.end })
+      },
       commit: (tp, p, next) => commitNext(this.consumer, tp, p, next).catch((e) => { throw classifyKafkaError(e) }),
       retry: (step, fn) => this.retry(step, fn),
     }
-    await flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION)
+    await withKeepAlive(() => flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION), async () => { await this.heartbeat?.() }, this.c.HEARTBEAT_INTERVAL_MS)
     for (const dl of chunk.content.deadLetters) this.stats.deadLetter(dl.code)
+    this.stats.lateEvents += chunk.content.lateEvents
+    this.stats.observeInsert((Date.now() - started) / 1000)
     this.stats.rowsInserted += writes.reduce((n, w) => n + w.rows.length, 0)
     this.stats.chunksFlushed += 1
     this.stats.committed.set(`${topic}:${partition}`, chunk.end + 1)
@@ -229,6 +269,7 @@ class TransformerRuntime implements Transformer {
     if (this.stopping) return
     this.stopping = true
     if (this.timer) clearInterval(this.timer)
+    if (this.lagTimer) clearInterval(this.lagTimer)
     // 1. stop intake
     this.consumer.pause([{ topic: this.topics.requests }, { topic: this.topics.gpuSamples }])
     // 2. flush and commit what is open (waits for an in-flight batch first)

@@ -13,6 +13,7 @@ import { createCodec } from '../../schemas/codec.ts'
 import { DiffwatchError } from '../../schemas/errors.ts'
 import { loadTransformConfig, type TransformConfig } from '../../transform/config.ts'
 import { createLogger, type Logger } from '../../transform/logger.ts'
+import { registerTransformerRoutes, startHealthServer, type HealthServer } from '../../transform/health-server.ts'
 import { startTransformer, type Transformer } from '../../transform/transformer.ts'
 
 export function clickHouseOptions(c: Readonly<TransformConfig>): ClickHouseOptions {
@@ -24,6 +25,8 @@ export type Services = {
   transformer: Transformer | null
   api: FastifyInstance | null
   apiUrl: string | null
+  /** The lone transformer's /metrics, /healthz, /readyz (TRANSFORM_HTTP_PORT); null with the API (it serves /metrics) or without a transformer. */
+  healthUrl: string | null
   log: Logger
   stop(): Promise<void>
 }
@@ -37,8 +40,10 @@ export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoic
   const clickhouse = await openClickHouse(clickHouseOptions(tcfg))
   let transformer: Transformer | null = null
   let api: FastifyInstance | null = null
+  let health: HealthServer | null = null
   const stop = async () => {
     await transformer?.stop()
+    await health?.close()
     await api?.close()
     await clickhouse.close()
   }
@@ -54,15 +59,22 @@ export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoic
     if (choice.transform) {
       transformer = await startTransformer({ config: tcfg, clickhouse, codec: createCodec(), log })
       log.info('transformer started', { group: tcfg.TRANSFORM_GROUP_ID, topics: transformer.topics })
+      // With the API in the same process (`run`, `demo`) the API serves /metrics next to its own
+      // /healthz and /readyz; a lone transformer gets its own small server.
+      if (!acfg) {
+        health = await startHealthServer(transformer, { host: tcfg.TRANSFORM_HTTP_HOST, port: tcfg.TRANSFORM_HTTP_PORT })
+        log.info('transformer metrics and health listening', { url: health.url, paths: ['/metrics', '/healthz', '/readyz'] })
+      }
     }
     let apiUrl: string | null = null
     if (acfg) {
       const t = transformer
       api = await buildApi({ clickhouse, database: tcfg.CLICKHOUSE_DATABASE, limits: queryLimits(acfg), docs: acfg.API_DOCS, readiness: t ? () => t.ready() : undefined })
+      if (transformer) registerTransformerRoutes(api, transformer, { paths: ['/metrics'] })
       apiUrl = await api.listen({ host: acfg.API_HOST, port: acfg.API_PORT })
       log.info('query API listening', { url: apiUrl })
     }
-    return { clickhouse, transformer, api, apiUrl, log, stop }
+    return { clickhouse, transformer, api, apiUrl, healthUrl: health?.url ?? null, log, stop }
   } catch (err) {
     await stop().catch(() => undefined)
     throw err

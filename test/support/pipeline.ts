@@ -12,16 +12,19 @@ import { migrate } from '../../migrations/runner.ts'
 import { createCodec } from '../../schemas/codec.ts'
 import { loadTransformConfig, type TransformConfig } from '../../transform/config.ts'
 import { silentLogger } from '../../transform/logger.ts'
-import { startTransformer, type Transformer } from '../../transform/transformer.ts'
+import { startTransformer, type Transformer, type TransformerDeps } from '../../transform/transformer.ts'
 import { createTestTopics, kafkaBrokers, uniqueName, type TestTopics } from './kafka.ts'
 
 export type PipelineHarness = {
   kafka: TestTopics
   clickhouse: ClickHouseClient
   database: string
+  /** The embedded ClickHouse folder (a second database in this process must use it too). */
+  dataPath: string
   groupId: string
   env: Record<string, string>
-  startTransformer(overrides?: Record<string, string>): Promise<Transformer>
+  /** `deps` replaces parts of the transformer (e.g. a fault-injecting sink). */
+  startTransformer(overrides?: Record<string, string>, deps?: Pick<TransformerDeps, 'sink'>): Promise<Transformer>
   query<T>(sql: string, params?: Record<string, unknown>): Promise<T[]>
   close(): Promise<void>
 }
@@ -51,10 +54,11 @@ export async function createPipelineHarness(options: { partitions: number; env?:
     kafka,
     clickhouse,
     database,
+    dataPath,
     groupId,
     env,
-    async startTransformer(overrides = {}) {
-      const t = await startTransformer({ config: { ...config, ...loadTransformConfig({ ...env, ...overrides }) }, clickhouse, codec: createCodec(), log: silentLogger })
+    async startTransformer(overrides = {}, deps = {}) {
+      const t = await startTransformer({ config: { ...config, ...loadTransformConfig({ ...env, ...overrides }) }, clickhouse, codec: createCodec(), log: silentLogger, ...deps })
       running.push(t)
       return t
     },
