@@ -6,8 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund
+  echo "==> installing npm packages"
+  # npm install, not npm ci: the lock file cannot list chdb's engine packages for other
+  # platforms (the registry reachable here does not serve them), and npm ci refuses a lock
+  # without them. npm install still installs exactly the locked versions.
+  npm install --no-audit --no-fund
 fi
 if [ -z "${KAFKA_BROKERS:-}" ]; then
   bash scripts/kafka.sh start

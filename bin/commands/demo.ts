@@ -41,7 +41,7 @@ export async function demoCommand(argv: string[], env: NodeJS.ProcessEnv): Promi
   const kafka = new Kafka({ clientId: 'diffwatch-demo', brokers, logLevel: kafkaLogLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect().catch((err: unknown) => {
-    throw new DiffwatchError('DEMO_KAFKA_UNREACHABLE', `cannot reach Kafka at ${brokers.join(',')}: start it with \`bash scripts/kafka.sh start\` or set KAFKA_BROKERS`, { cause: err })
+    throw new DiffwatchError('ING_KAFKA_UNAVAILABLE', `cannot reach Kafka at ${brokers.join(',')}: start it with \`bash scripts/kafka.sh start\` or set KAFKA_BROKERS`, { cause: err })
   })
   try {
     const created = await ensureTopics(admin, topicSet(config.TOPIC_PREFIX), { partitions: 3 })
