@@ -1,7 +1,8 @@
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCodec } from '../../schemas/codec.ts'
-import { sampleGpuSample, sampleRequestEvent } from '../../schemas/test-fixtures.ts'
+import { sampleGpuSample, sampleRequestEventV1 } from '../../schemas/test-fixtures.ts'
+import type { RequestEventInput } from '../../schemas/generated/types.ts'
 import { createTestTopics, kafkaBrokers, testKafka, type TestTopics } from '../../test/support/kafka.ts'
 import { createKafkaTransport, type Transport } from '../sdk/kafka-transport.ts'
 import { readTopic, topicMessageCount } from '../sdk/test-read-topic.ts'
@@ -22,7 +23,8 @@ function gateway(t: Transport) {
   })
 }
 const auth = { authorization: `Bearer ${KEY}` }
-const ev = (i: number) => ({ ...sampleRequestEvent(), event_id: `gw-${i}`, worker_id: `w-${i % 2}`, completed_at: Date.now() })
+// events as a v1-era worker sends them (no v2 fields); record 3 below adds v2 fields itself
+const ev = (i: number) => ({ ...sampleRequestEventV1(), event_id: `gw-${i}`, worker_id: `w-${i % 2}`, completed_at: Date.now() }) as unknown as RequestEventInput
 
 beforeAll(async () => {
   topics = await createTestTopics({ partitions: 2, prefix: 'gw' })
