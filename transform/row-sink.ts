@@ -2,10 +2,15 @@
  * Writes one table write of a chunk to ClickHouse with its dedup token and waits for the
  * acknowledgement. Failures come back as DiffwatchErrors whose `retryable` flag the flush
  * protocol's retry loop branches on (classified from ClickHouse/Node error codes).
+ *
+ * Two writers share the interface: `createRowSink` (rows inline as JSONCompactEachRow over the
+ * client, works in both modes) and `createFileRowSink` (RowBinary through a temp file, embedded
+ * mode only: a server's file() would read the server's disk). `rowSinkFor` picks by mode.
  */
 import type { ClickHouseClient } from '@clickhouse/client'
 import { toDiffwatchError } from '../migrations/clickhouse.ts'
 import type { ChunkWrite } from './flush-protocol.ts'
+import { createFileRowSink } from './row-sink-file.ts'
 
 export interface RowSink {
   insert(write: ChunkWrite, dedupToken: string): Promise<void>
@@ -32,4 +37,14 @@ export function createRowSink(client: ClickHouseClient): RowSink {
       }
     },
   }
+}
+
+export type RowSinkMode = 'embedded' | 'server'
+
+/**
+ * The sink for a ClickHouse mode: the RowBinary file path for the embedded engine (measured
+ * faster, see test/bench), the inline JSON path for a server.
+ */
+export function rowSinkFor(client: ClickHouseClient, mode: RowSinkMode): RowSink {
+  return mode === 'embedded' ? createFileRowSink(client) : createRowSink(client)
 }

@@ -28,7 +28,7 @@ import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionL
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
 import { withKeepAlive, withRetry } from './retry.ts'
-import { createRowSink, type RowSink } from './row-sink.ts'
+import { rowSinkFor, type RowSink } from './row-sink.ts'
 import { KIND_TABLES } from './tables.ts'
 
 /** How often the group's lag is read from the broker (metrics and readiness), at most. */
@@ -93,7 +93,7 @@ class TransformerRuntime implements Transformer {
     })
     this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
     this.admin = kafka.admin()
-    this.sink = deps.sink ?? createRowSink(deps.clickhouse)
+    this.sink = deps.sink ?? rowSinkFor(deps.clickhouse, this.c.CLICKHOUSE_URL ? 'server' : 'embedded')
   }
 
   async start(): Promise<void> {

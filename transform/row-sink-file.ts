@@ -1,0 +1,121 @@
+/**
+ * The embedded-ClickHouse fast path of the RowSink: each table write is encoded to RowBinary
+ * straight from the row values into a temp file, and the engine loads it with
+ * `INSERT INTO t (cols) SELECT * FROM file(path, 'RowBinary', structure)`, with the same
+ * insert_deduplication_token and dependent-view dedup as the JSON sink, so the flush protocol's
+ * exactly-once argument holds unchanged (a replayed chunk produces the same bytes, the same
+ * blocks and the same token).
+ *
+ * Embedded mode only: with a server, file() reads the server's disk, not ours. Column types are
+ * read once per table from system.columns (the database the client points at) and compiled into
+ * an encoder; a type without an encoder fails the first insert with TRF_ROW_TYPE. The temp file
+ * is removed after every attempt, acknowledged or not.
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { unlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ClickHouseClient } from '@clickhouse/client'
+import { assertIdentifier, toDiffwatchError } from '../migrations/clickhouse.ts'
+import { DiffwatchError } from '../schemas/errors.ts'
+import type { ChunkWrite } from './flush-protocol.ts'
+import type { RowSink } from './row-sink.ts'
+import { RowBinaryWriter, compileRowEncoder } from './row-sink-rowbinary.ts'
+
+export type FileRowSinkOptions = {
+  /** Where the temp files go; default /dev/shm when present (no disk write), else the OS temp dir. */
+  dir?: string
+}
+
+type TablePlan = { sql: string; encode: ReturnType<typeof compileRowEncoder> }
+
+const SAFE_PATH = /^[\w./-]+$/
+
+function sqlString(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
+export function defaultSinkDir(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+}
+
+export function createFileRowSink(client: ClickHouseClient, options: FileRowSinkOptions = {}): RowSink {
+  const dir = options.dir ?? defaultSinkDir()
+  const prefix = join(dir, `diffwatch-sink-${process.pid}-${randomBytes(4).toString('hex')}`)
+  if (!SAFE_PATH.test(prefix)) {
+    throw new DiffwatchError('TRF_SINK_PATH', `temp dir ${dir} has characters the file() path cannot carry; choose another dir`)
+  }
+  const plans = new Map<string, Promise<TablePlan>>()
+  let seq = 0
+
+  async function columnTypes(table: string): Promise<Map<string, string>> {
+    const rs = await client.query({
+      query: 'SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String}',
+      query_params: { table },
+      format: 'JSONEachRow',
+    })
+    const rows = await rs.json<{ name: string; type: string }>()
+    return new Map(rows.map((r) => [r.name, r.type]))
+  }
+
+  async function plan(write: ChunkWrite): Promise<TablePlan> {
+    const table = assertIdentifier(write.table, 'table name')
+    const types = await columnTypes(table)
+    if (types.size === 0) throw new DiffwatchError('TRF_SINK_TABLE', `table ${table} does not exist in the current database`)
+    const columns = write.columns.map((c) => assertIdentifier(c, 'column name'))
+    const typeList = columns.map((c) => {
+      const t = types.get(c)
+      if (t === undefined) throw new DiffwatchError('TRF_SINK_TABLE', `table ${table} has no column ${c}`)
+      return t
+    })
+    const structure = columns.map((c, i) => `${c} ${typeList[i]}`).join(', ')
+    const cols = columns.map((c) => `\`${c}\``).join(', ')
+    return {
+      sql: `INSERT INTO \`${table}\` (${cols}) SELECT * FROM file(%PATH%, 'RowBinary', ${sqlString(structure)})`,
+      encode: compileRowEncoder(columns, typeList),
+    }
+  }
+
+  function planFor(write: ChunkWrite): Promise<TablePlan> {
+    // Keyed by table and column list: a plan is only valid for the columns it was compiled for.
+    const key = `${write.table}\u0000${write.columns.join(',')}`
+    let p = plans.get(key)
+    if (!p) {
+      p = plan(write)
+      plans.set(key, p)
+      // A failed look-up (ClickHouse down) must not be cached for good.
+      p.catch(() => plans.delete(key))
+    }
+    return p
+  }
+
+  return {
+    async insert(write, dedupToken) {
+      let p: TablePlan
+      try {
+        p = await planFor(write)
+      } catch (err) {
+        throw err instanceof DiffwatchError ? err : toDiffwatchError(err, `describe ${write.table}`)
+      }
+      // One writer per insert: flushes of different partitions may overlap.
+      const writer = new RowBinaryWriter(Math.max(4096, write.rows.length * 64))
+      p.encode(writer, write.rows)
+      const path = `${prefix}-${seq++}.bin`
+      try {
+        await writeFile(path, writer.bytes())
+        await client.command({
+          query: p.sql.replace('%PATH%', sqlString(path)),
+          clickhouse_settings: {
+            insert_deduplication_token: dedupToken,
+            deduplicate_blocks_in_dependent_materialized_views: 1,
+          },
+        })
+      } catch (err) {
+        throw err instanceof DiffwatchError ? err : toDiffwatchError(err, `insert into ${write.table}`)
+      } finally {
+        await unlink(path).catch(() => undefined)
+      }
+    },
+  }
+}
