@@ -172,6 +172,9 @@ class TransformerRuntime implements Transformer {
         const full = chunker.full()
         if (full) await this.flush(topic, partition, full)
       }
+      // The idle timer skips while a batch holds the lock, so under steady load it would
+      // never run: close partly filled chunks that reached the flush interval here too.
+      await this.closeAged(this.c.FLUSH_INTERVAL_MS)
       await heartbeat()
     } catch (err) {
       if (isDiffwatchError(err, 'TRF_FENCED')) {
@@ -208,19 +211,23 @@ class TransformerRuntime implements Transformer {
     return chunker
   }
 
-  private async flushIdle(minAgeMs: number): Promise<void> {
+  /** Closes and flushes every chunk open for at least `minAgeMs`. */
+  private async closeAged(minAgeMs: number): Promise<void> {
     for (const [key, chunker] of this.chunkers) {
       const chunk = chunker.closeEarly(Date.now(), minAgeMs)
       if (!chunk) continue
       const sep = key.lastIndexOf(':')
-      try {
-        await this.flush(key.slice(0, sep), Number(key.slice(sep + 1)), chunk)
-      } catch (err) {
-        this.chunkers.clear()
-        if (isDiffwatchError(err, 'TRF_FENCED')) return
-        this.deps.log.error('idle flush failed', { error: errorMessage(err) })
-        return
-      }
+      await this.flush(key.slice(0, sep), Number(key.slice(sep + 1)), chunk)
+    }
+  }
+
+  /** closeAged for the timer and shutdown, where no kafkajs batch can take the error. */
+  private async flushIdle(minAgeMs: number): Promise<void> {
+    try {
+      await this.closeAged(minAgeMs)
+    } catch (err) {
+      this.chunkers.clear()
+      if (!isDiffwatchError(err, 'TRF_FENCED')) this.deps.log.error('idle flush failed', { error: errorMessage(err) })
     }
   }
 

@@ -9,13 +9,12 @@
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { CSV_CONTENT_TYPE, toCsv } from '../csv.ts'
-import { dimensionsOf, type Dimension } from '../dimensions.ts'
-import { activeFilters, filterProperties, groupByParam } from '../filters.ts'
+import { filterProperties, groupByParam } from '../filters.ts'
 import { CLIENT_ERROR_TYPES, outcomeSeries, selectOutcomes, type Outcome } from '../outcome-query.ts'
 import { closed, IsoTime, jsonOrCsv, NullableNumber, problemResponses } from '../schemas.ts'
-import { formatStep, resolveStep, resolveTimeRange } from '../time-range.ts'
-import { seriesParams, type SeriesQuery } from './common-params.ts'
+import { seriesParams } from './common-params.ts'
 import type { RouteContext } from './context.ts'
+import { outcomeAnswer } from './outcome-route.ts'
 
 const Stats = {
   requests: Type.Integer(),
@@ -56,22 +55,14 @@ export function availabilityRoutes(ctx: RouteContext): FastifyPluginAsyncTypebox
         response: { 200: jsonOrCsv('Availability series per group, and totals', AvailabilityResponse), ...problemResponses([400, 500, 503]) },
       },
     }, async (request, reply) => {
-      const q = request.query as SeriesQuery
-      const range = resolveTimeRange(q, ctx.now(), ctx.limits)
-      const stepSeconds = resolveStep(q.step, range, ctx.limits)
-      const groupBy = (q.groupBy ?? 'none') as Dimension | 'none'
-      const limit = q.limit ?? Math.min(50, ctx.limits.maxGroups)
-      const rows = await selectOutcomes(ctx.store, { range, stepSeconds, groupBy, filters: activeFilters(request.query as Record<string, unknown>, dimensionsOf('requestWindows')) })
-      const { totals, series, truncated } = outcomeSeries(rows, range, stepSeconds, groupBy !== 'none', limit, (o) => availabilityStats(o))
-      if (q.format === 'csv') {
+      const { csv, body } = await outcomeAnswer(ctx, request, (o) => availabilityStats(o))
+      const { series } = body
+      if (csv) {
         const header = ['time', 'group', 'requests', 'successes', 'client_errors', 'server_errors', 'eligible', 'availability']
         const lines = series.flatMap((s) => s.points.map((p) => [p.time, s.group, p.requests, p.successes, p.client_errors, p.server_errors, p.eligible, p.availability]))
         return reply.type(CSV_CONTENT_TYPE).send(toCsv(header, lines))
       }
-      return {
-        from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), step: formatStep(stepSeconds), step_seconds: stepSeconds,
-        group_by: groupBy, truncated, definition: AVAILABILITY_DEFINITION, totals, series,
-      }
+      return { ...body, definition: AVAILABILITY_DEFINITION }
     })
   }
 }

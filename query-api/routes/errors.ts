@@ -6,13 +6,12 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { ERROR_TYPES } from '../../schemas/generated/types.ts'
 import { CSV_CONTENT_TYPE, toCsv } from '../csv.ts'
-import { dimensionsOf, type Dimension } from '../dimensions.ts'
-import { activeFilters, filterProperties, groupByParam } from '../filters.ts'
-import { outcomeSeries, selectOutcomes, type Outcome } from '../outcome-query.ts'
+import { filterProperties, groupByParam } from '../filters.ts'
+import type { Outcome } from '../outcome-query.ts'
 import { closed, IsoTime, jsonOrCsv, NullableNumber, problemResponses } from '../schemas.ts'
-import { formatStep, resolveStep, resolveTimeRange } from '../time-range.ts'
-import { seriesParams, type SeriesQuery } from './common-params.ts'
+import { seriesParams } from './common-params.ts'
 import type { RouteContext } from './context.ts'
+import { outcomeAnswer } from './outcome-route.ts'
 
 const ByType = Type.Object(Object.fromEntries(ERROR_TYPES.map((t) => [t, Type.Integer()])), closed)
 const RateByType = Type.Object(Object.fromEntries(ERROR_TYPES.map((t) => [t, NullableNumber])), closed)
@@ -56,19 +55,14 @@ export function errorsRoutes(ctx: RouteContext): FastifyPluginAsyncTypebox {
         response: { 200: jsonOrCsv('Error series per group, and totals', ErrorsResponse), ...problemResponses([400, 500, 503]) },
       },
     }, async (request, reply) => {
-      const q = request.query as SeriesQuery
-      const range = resolveTimeRange(q, ctx.now(), ctx.limits)
-      const stepSeconds = resolveStep(q.step, range, ctx.limits)
-      const groupBy = (q.groupBy ?? 'none') as Dimension | 'none'
-      const limit = q.limit ?? Math.min(50, ctx.limits.maxGroups)
-      const rows = await selectOutcomes(ctx.store, { range, stepSeconds, groupBy, filters: activeFilters(request.query as Record<string, unknown>, dimensionsOf('requestWindows')) })
-      const { totals, series, truncated } = outcomeSeries(rows, range, stepSeconds, groupBy !== 'none', limit, (o) => errorStats(o))
-      if (q.format === 'csv') {
+      const { csv, body } = await outcomeAnswer(ctx, request, (o) => errorStats(o))
+      const { series } = body
+      if (csv) {
         const header = ['time', 'group', 'requests', 'errors', 'error_rate', ...ERROR_TYPES]
         const lines = series.flatMap((s) => s.points.map((p) => [p.time, s.group, p.requests, p.errors, p.error_rate, ...ERROR_TYPES.map((t) => p.by_type[t])]))
         return reply.type(CSV_CONTENT_TYPE).send(toCsv(header, lines))
       }
-      return { from: new Date(range.fromMs).toISOString(), to: new Date(range.toMs).toISOString(), step: formatStep(stepSeconds), step_seconds: stepSeconds, group_by: groupBy, truncated, totals, series }
+      return body
     })
   }
 }
