@@ -15,6 +15,7 @@ export const TransformConfigSchema = Type.Object({
   ALLOWED_LATENESS_SEC: Type.Integer({ default: 30, minimum: 0, description: 'Events arriving later than window end + this are counted as late.' }),
   FUTURE_TOLERANCE_SEC: Type.Integer({ default: 300, minimum: 0, description: 'Events stamped further than this after their Kafka timestamp are dead-lettered.' }),
   CHUNK_MAX_EVENTS: Type.Integer({ default: 20_000, minimum: 1, maximum: 1_000_000, description: 'Offsets per chunk (one insert per table, one commit).' }),
+  TRANSFORM_MAX_INFLIGHT_CHUNKS: Type.Integer({ default: 3, minimum: 1, maximum: 64, description: 'Closed chunks written in the background while the next ones are decoded (in order per partition); bounds the memory held by closed chunks.' }),
   FLUSH_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 10, maximum: 600_000, description: 'A partly filled chunk is closed after this long.' }),
   AGG_VERSION: Type.Integer({ default: 1, minimum: 1, maximum: 65535, description: 'Bump when aggregation logic changes: part of every dedup token.' }),
   SESSION_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 6_000, description: 'Consumer-group session timeout.' }),

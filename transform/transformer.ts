@@ -4,7 +4,10 @@
  * partition into offset-deterministic chunks (chunk-planner.ts), turns every message into a raw
  * row plus window partial aggregates or a dead letter (chunk-content.ts), and hands each closed
  * chunk to the flush protocol (flush-protocol.ts), which is the only place that writes and
- * commits. Partly filled chunks are closed by an idle timer after FLUSH_INTERVAL_MS.
+ * commits. Partly filled chunks are closed after FLUSH_INTERVAL_MS (at the end of each batch, and
+ * by an idle timer). Closed chunks are written in the background (flush-pipeline.ts: in order per
+ * partition, at most TRANSFORM_MAX_INFLIGHT_CHUNKS at once) while the loop decodes the next ones;
+ * a failed flush is raised in the next batch, after the other flushes settled.
  *
  * Shutdown order: stop intake (pause), flush and commit open chunks, close clients.
  *
@@ -23,6 +26,7 @@ import { AsyncLock } from './async-lock.ts'
 import { ChunkContent, type EventKind, type KindTables } from './chunk-content.ts'
 import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
+import { FlushPipeline } from './flush-pipeline.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
 import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
@@ -71,6 +75,12 @@ class TransformerRuntime implements Transformer {
   private readonly lock = new AsyncLock()
   private readonly chunkers = new Map<string, PartitionChunker<ChunkContent>>()
   private committed = new Map<string, Map<number, CommittedPosition>>()
+  private readonly flushes: FlushPipeline
+  /** Consumer-group generation seen by GROUP_JOIN, and the one whose old flushes were drained. */
+  private generation = 0
+  private drainedGeneration = 0
+  /** The flush failure whose partition was already sought back (see flushIdle). */
+  private soughtFor: object | null = null
   private readonly kindByTopic: Map<string, EventKind>
   private heartbeat: (() => Promise<void>) | null = null
   private timer: NodeJS.Timeout | null = null
@@ -94,6 +104,9 @@ class TransformerRuntime implements Transformer {
     this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
     this.admin = kafka.admin()
     this.sink = deps.sink ?? rowSinkFor(deps.clickhouse, this.c.CLICKHOUSE_URL ? 'server' : 'embedded')
+    this.flushes = new FlushPipeline(this.c.TRANSFORM_MAX_INFLIGHT_CHUNKS, (err) => {
+      deps.log.warn('a flush of the previous group generation failed; the new owner replays it', { error: errorMessage(err) })
+    })
   }
 
   async start(): Promise<void> {
@@ -103,6 +116,8 @@ class TransformerRuntime implements Transformer {
       // so open chunks are dropped (their messages are fetched again) and plans re-read.
       this.chunkers.clear()
       this.committed = new Map()
+      this.generation += 1
+      this.flushes.newGeneration()
       this.stats.groupJoins += 1
       this.crashed = null // kafkajs restarted the consumer and it is a member again
       this.deps.log.info('joined consumer group', { memberId: e.payload.memberId, assignment: e.payload.memberAssignment })
@@ -152,8 +167,14 @@ class TransformerRuntime implements Transformer {
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     this.heartbeat = heartbeat
     const { topic, partition } = batch
-    const chunker = await this.chunkerFor(topic, partition)
     try {
+      if (this.drainedGeneration !== this.generation) {
+        // Offsets committed by the previous generation's flushes must be read after they land.
+        await this.flushes.drain()
+        this.drainedGeneration = this.generation
+      }
+      await this.raiseFlushFailure()
+      const chunker = await this.chunkerFor(topic, partition)
       for (const message of batch.messages) {
         if (!isRunning() || isStale() || this.stopping) break
         const offset = Number(message.offset)
@@ -211,6 +232,18 @@ class TransformerRuntime implements Transformer {
     return chunker
   }
 
+  /**
+   * Throws the first failure of a background flush, once the others settled. Every chunker is
+   * dropped: their next offsets lie past the failed chunk, so positions are read again.
+   */
+  private async raiseFlushFailure(): Promise<void> {
+    const failure = await this.flushes.takeFailure()
+    if (!failure) return
+    this.chunkers.clear()
+    this.committed = new Map()
+    throw failure.error
+  }
+
   /** Closes and flushes every chunk open for at least `minAgeMs`. */
   private async closeAged(minAgeMs: number): Promise<void> {
     for (const [key, chunker] of this.chunkers) {
@@ -221,17 +254,32 @@ class TransformerRuntime implements Transformer {
     }
   }
 
-  /** closeAged for the timer and shutdown, where no kafkajs batch can take the error. */
+  /**
+   * closeAged for the timer and shutdown. A pending flush failure is left for the next batch to
+   * raise: only a throw from eachBatch makes kafkajs re-join and reset every partition to its
+   * committed offset; dropping chunkers here instead would let the next chunk start past
+   * messages that were fetched but never written. So the failed partition is sought back to
+   * the failed chunk's start, which makes that next batch arrive even when the topic is idle.
+   */
   private async flushIdle(minAgeMs: number): Promise<void> {
-    try {
-      await this.closeAged(minAgeMs)
-    } catch (err) {
-      this.chunkers.clear()
-      if (!isDiffwatchError(err, 'TRF_FENCED')) this.deps.log.error('idle flush failed', { error: errorMessage(err) })
+    const failure = this.flushes.failed
+    if (failure) {
+      if (this.soughtFor !== failure && !this.stopping) {
+        this.soughtFor = failure
+        const sep = failure.partitionKey.lastIndexOf(':')
+        this.consumer.seek({ topic: failure.partitionKey.slice(0, sep), partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
+      }
+      return
     }
+    await this.closeAged(minAgeMs)
   }
 
-  private async flush(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
+  /** Queues the chunk's flush behind the partition's earlier ones (waits only for a free slot). */
+  private flush(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
+    return this.flushes.submit(`${topic}:${partition}`, chunk.start, () => this.write(topic, partition, chunk))
+  }
+
+  private async write(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
     const started = Date.now()
     const writes = chunk.content.writes()
     const ports: FlushPorts = {
@@ -280,7 +328,12 @@ class TransformerRuntime implements Transformer {
     // 1. stop intake
     this.consumer.pause([{ topic: this.topics.requests }, { topic: this.topics.gpuSamples }])
     // 2. flush and commit what is open (waits for an in-flight batch first)
-    await this.lock.run(() => this.flushIdle(0)).catch((err) => this.deps.log.warn('final flush failed; it will be replayed', { error: errorMessage(err) }))
+    await this.lock.run(async () => {
+      await this.flushIdle(0)
+      await this.flushes.drain()
+      const failure = await this.flushes.takeFailure()
+      if (failure) throw failure.error
+    }).catch((err) => this.deps.log.warn('final flush failed; it will be replayed', { error: errorMessage(err) }))
     // 3. close clients
     await this.consumer.disconnect().catch(() => undefined)
     await Promise.all([this.producer.disconnect(), this.admin.disconnect()]).catch(() => undefined)

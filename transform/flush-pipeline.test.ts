@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest'
+import { FlushPipeline } from './flush-pipeline.ts'
+
+/** A job that finishes when the test says so, recording when it started and ended. */
+function gate(log: string[], name: string) {
+  let open!: () => void
+  let fail!: (e: unknown) => void
+  const done = new Promise<void>((resolve, reject) => { open = resolve; fail = reject })
+  const job = async () => {
+    log.push(`start ${name}`)
+    await done
+    log.push(`end ${name}`)
+  }
+  return { job, open, fail }
+}
+
+const tick = () => new Promise((r) => setImmediate(r))
+
+describe('FlushPipeline', () => {
+  it('writes the chunks of one partition one at a time, in order, and other partitions alongside', async () => {
+    const log: string[] = []
+    const p = new FlushPipeline(8, () => undefined)
+    const a1 = gate(log, 'a1'), a2 = gate(log, 'a2'), b1 = gate(log, 'b1')
+    await p.submit('t:0', 0, a1.job)
+    await p.submit('t:0', 10, a2.job)
+    await p.submit('t:1', 0, b1.job)
+    await tick()
+    expect(log).toEqual(['start a1', 'start b1'])
+    a2.open(); b1.open(); a1.open()
+    await p.drain()
+    expect(log).toHaveLength(6)
+    expect(log.indexOf('start a2')).toBeGreaterThan(log.indexOf('end a1'))
+    expect(log.indexOf('start b1')).toBeLessThan(log.indexOf('end a1'))
+    expect(p.pending).toBe(0)
+  })
+
+  it('holds submit until a slot is free (at most maxInFlight chunks queued or writing)', async () => {
+    const log: string[] = []
+    const p = new FlushPipeline(2, () => undefined)
+    const g = [gate(log, '0'), gate(log, '1'), gate(log, '2')]
+    await p.submit('t:0', 0, g[0]!.job)
+    await p.submit('t:1', 0, g[1]!.job)
+    let third = false
+    const submitted = p.submit('t:2', 0, g[2]!.job).then(() => { third = true })
+    await tick()
+    expect(third).toBe(false)
+    expect(p.pending).toBe(2)
+    g[1]!.open()
+    await submitted
+    expect(third).toBe(true)
+    g[0]!.open(); g[2]!.open()
+    await p.drain()
+    expect(log.filter((l) => l.startsWith('end')).sort()).toEqual(['end 0', 'end 1', 'end 2'])
+  })
+
+  it('after a failure skips the later chunks of that partition, lets others finish, and hands over the first failure once', async () => {
+    const log: string[] = []
+    const p = new FlushPipeline(8, () => undefined)
+    const a1 = gate(log, 'a1'), a2 = gate(log, 'a2'), b1 = gate(log, 'b1')
+    await p.submit('t:0', 100, a1.job)
+    await p.submit('t:0', 200, a2.job)
+    await p.submit('t:1', 50, b1.job)
+    const boom = new Error('insert refused')
+    a1.fail(boom)
+    await tick()
+    expect(p.failed).toMatchObject({ error: boom, partitionKey: 't:0', restartOffset: 100 })
+    let taken: unknown = null
+    const take = p.takeFailure().then((f) => { taken = f })
+    await tick()
+    expect(taken).toBeNull() // waits for b1 to settle
+    b1.open()
+    await take
+    expect(taken).toEqual({ error: boom, partitionKey: 't:0', restartOffset: 100 })
+    expect(log).not.toContain('start a2')
+    expect(log).toContain('end b1')
+    expect(await p.takeFailure()).toBeUndefined()
+    expect(p.failed).toBeNull()
+  })
+
+  it('reports failures of an earlier generation to the callback instead of failing the loop', async () => {
+    const stale: unknown[] = []
+    const p = new FlushPipeline(4, (e) => stale.push(e))
+    const log: string[] = []
+    const a = gate(log, 'a')
+    await p.submit('t:0', 0, a.job)
+    p.newGeneration()
+    const fenced = new Error('fenced')
+    a.fail(fenced)
+    await p.drain()
+    expect(stale).toEqual([fenced])
+    expect(p.failed).toBeNull()
+  })
+
+  it('rejects a bound below one', () => {
+    expect(() => new FlushPipeline(0, () => undefined)).toThrow(RangeError)
+  })
+})
