@@ -6,7 +6,7 @@
  * (port 19600, started and stopped here) and an embedded ClickHouse in a temp folder; prints a
  * table and writes bench-results/<timestamp>.json with every figure, the machine, versions and
  * parameters. --quick is the CI smoke: small sizes, a few minutes, no timing asserted.
- * Scenarios register in SCENARIOS; a new one (sdk-overhead, import) is one more entry.
+ * Scenarios register in SCENARIOS.
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -15,10 +15,12 @@ import { parseArgs } from 'node:util'
 import { createContext, startBroker, ROOT, type BenchParams, type Scenario } from './context.ts'
 import { machine, progressDone, table, writeResults, type Figure } from './report.ts'
 import { freshness } from './scenarios/freshness.ts'
+import { importScenario } from './scenarios/import.ts'
 import { ingestThroughput } from './scenarios/ingest-throughput.ts'
 import { queryLatency } from './scenarios/query-latency.ts'
+import { sdkOverhead } from './scenarios/sdk-overhead.ts'
 
-export const SCENARIOS: readonly Scenario[] = [ingestThroughput, freshness, queryLatency]
+export const SCENARIOS: readonly Scenario[] = [ingestThroughput, freshness, queryLatency, sdkOverhead, importScenario]
 
 function usage(): string {
   return [
