@@ -114,3 +114,44 @@ describe('request timer', () => {
     expect([v.lora_adapters, v.queue_depth, v.seed, v.precision]).toEqual([[], null, 1234567890123, 'fp16'])
   })
 })
+
+describe('worker SDK: events finished through a timer', () => {
+  const start = (i: number) => {
+    const { event_id: _id, received_at: _r, dequeued_at: _d, inference_start_at: _s, inference_end_at: _e, completed_at: _c, status: _st, error_type: _et, error_message: _em, text_encode_ms: _t, denoise_ms: _dn, vae_decode_ms: _v, safety_ms: _sf, upload_ms: _u, ...rest } = sampleRequestEvent()
+    return { ...rest, event_id: `ev-${i}` }
+  }
+
+  it('are encoded after the caller returns, count against the buffer bound meanwhile, and arrive in order', async () => {
+    const transport = new FakeTransport()
+    transport.up = false
+    const t = telemetry(transport, { bufferSize: 4 })
+    const accepted = Array.from({ length: 6 }, (_, i) => t.startRequest(start(i)).complete({ http_status: 200 }))
+    expect(accepted).toEqual([true, true, true, true, false, false])
+    expect(t.counters()).toMatchObject({ buffered: 4, dropped: 2, rejected: 0 })
+    transport.up = true
+    expect(await t.flush(2000)).toBe(true)
+    expect(idsOf(transport)).toEqual(ids(0, 4))
+    expect(await t.close()).toMatchObject({ sent: 4, dropped: 2, rejected: 0, buffered: 0 })
+  })
+
+  it('an invalid timed event is counted as rejected once encoded, and reported', async () => {
+    const transport = new FakeTransport()
+    const errors: unknown[] = []
+    const t = telemetry(transport, { onError: (e) => errors.push(e) })
+    expect(t.startRequest({ ...start(1), steps: -3 as unknown as number, width: 1.5 as unknown as number }).complete()).toBe(true)
+    expect(t.startRequest(start(2)).complete()).toBe(true)
+    await new Promise((r) => setImmediate(r))
+    expect(t.counters()).toMatchObject({ rejected: 1 })
+    expect(errors).toHaveLength(1)
+    expect(await t.close()).toMatchObject({ sent: 1, rejected: 1, dropped: 0, buffered: 0 })
+    expect(idsOf(transport)).toEqual(['ev-2'])
+  })
+
+  it('close() right after complete() still sends the event (admitted before close)', async () => {
+    const transport = new FakeTransport()
+    const t = telemetry(transport, { lingerMs: 60_000 })
+    t.startRequest(start(7)).complete()
+    expect(await t.close()).toMatchObject({ sent: 1, dropped: 0 })
+    expect(idsOf(transport)).toEqual(['ev-7'])
+  })
+})

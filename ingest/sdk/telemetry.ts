@@ -2,9 +2,14 @@
  * The worker SDK: `createTelemetry(options)` for diffusion workers written in TypeScript.
  *
  * Guarantees:
- * - Recording never blocks and never throws: an event is validated and Avro-encoded once, on the
- *   caller's thread, and appended to a bounded buffer; an invalid event is counted as `rejected`,
- *   a record that finds the buffer full (Kafka slow or down) is counted as `dropped`.
+ * - Recording never blocks and never throws; the buffer is bounded (`bufferSize` records, counting
+ *   those waiting to be encoded and those in flight); a record that finds it full (Kafka slow or
+ *   down) is counted as `dropped`, an invalid event as `rejected` (and passed to onError).
+ * - Events finished through a RequestTimer (startRequest ... complete/fail) are validated and
+ *   Avro-encoded in a batch right after the caller's turn of the event loop (setImmediate), not
+ *   inside complete(): the request path pays for building the event only. Such an event is
+ *   owned by the SDK. Events given to recordRequest/recordGpuSample are encoded at once (the
+ *   caller keeps its object), and their return value also reports rejection.
  * - A background loop sends batches of up to `batchSize` records after `lingerMs` (at once when a
  *   batch is full), compressed, acks = -1, through an idempotent producer. A failed batch goes
  *   back to the front of the buffer and is retried with exponential backoff, so order is kept.
@@ -84,6 +89,9 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   let backoff = 0
   let urgent = false
   const waiters = new Set<() => void>()
+  /** Timer events waiting for the deferred encode; they count against the buffer's capacity. */
+  let pending: RequestEventInput[] = []
+  let encodeScheduled = false
 
   const settle = (): void => {
     if (buffer.size === 0 && buffer.inFlight === 0) for (const w of waiters) w()
@@ -153,10 +161,32 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   const recordRequest = (event: RequestEventInput): boolean =>
     encodeAndOffer(() => codec.encodeRequestEvent(event), topics.requests, String(event.worker_id))
 
-  const counters = (): TelemetryCounters => ({ sent, dropped: buffer.dropped, rejected, buffered: buffer.size + buffer.inFlight, errors })
+  const encodePending = (): void => {
+    encodeScheduled = false
+    const events = pending
+    pending = []
+    for (const event of events) recordRequest(event)
+  }
+
+  /** The timer's submit: admission now (bounded, counted), validation and encoding deferred. */
+  const submitTimed = (event: RequestEventInput): boolean => {
+    if (closed || buffer.size + buffer.inFlight + pending.length >= buffer.capacity) {
+      buffer.dropped++
+      return false
+    }
+    pending.push(event)
+    if (!encodeScheduled) {
+      encodeScheduled = true
+      setImmediate(encodePending)
+    }
+    return true
+  }
+
+  const counters = (): TelemetryCounters => ({ sent, dropped: buffer.dropped, rejected, buffered: buffer.size + buffer.inFlight + pending.length, errors })
 
   const flush = (timeoutMs = 30_000): Promise<boolean> =>
     new Promise((resolve) => {
+      if (pending.length > 0) encodePending()
       if (buffer.size === 0 && buffer.inFlight === 0) return resolve(true)
       const done = (ok: boolean): void => {
         waiters.delete(onSettled)
@@ -177,12 +207,13 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
     })
 
   return {
-    startRequest: (start) => createRequestTimer(start, recordRequest),
+    startRequest: (start) => createRequestTimer(start, submitTimed),
     recordRequest,
     recordGpuSample: (sample) => encodeAndOffer(() => codec.encodeGpuSample(sample), topics.gpuSamples, String(sample.gpu_uuid)),
     counters,
     flush,
     async close(timeoutMs = 10_000) {
+      if (pending.length > 0) encodePending() // admitted before close: not dropped
       closed = true
       await flush(timeoutMs)
       stopped = true
