@@ -33,6 +33,18 @@ export type ProcessOutcome = 'ok' | 'dead-letter'
 /** Columns filled from the Kafka message rather than the event. */
 const META_COLUMNS = new Set(['_topic', '_partition', '_offset'])
 
+/** Where each raw column's value comes from, worked out once per column list (hot path). */
+type ColumnSource = { field: string; meta: '_topic' | '_partition' | '_offset' | null }
+const sourcesByColumns = new WeakMap<readonly string[], ColumnSource[]>()
+function columnSources(cols: readonly string[]): ColumnSource[] {
+  let sources = sourcesByColumns.get(cols)
+  if (!sources) {
+    sources = cols.map((c) => ({ field: c, meta: META_COLUMNS.has(c) ? (c as ColumnSource['meta']) : null }))
+    sourcesByColumns.set(cols, sources)
+  }
+  return sources
+}
+
 export class ChunkContent {
   readonly rawRows: unknown[][] = []
   readonly deadLetters: DeadLetter[] = []
@@ -40,6 +52,7 @@ export class ChunkContent {
   lateEvents = 0
   private readonly requests: RequestWindowAggregator | null
   private readonly gpus: GpuWindowAggregator | null
+  private readonly sources: ColumnSource[]
 
   constructor(
     private readonly tables: KindTables,
@@ -49,6 +62,7 @@ export class ChunkContent {
   ) {
     this.requests = tables.kind === 'request-event' ? new RequestWindowAggregator(windows) : null
     this.gpus = tables.kind === 'gpu-sample' ? new GpuWindowAggregator(windows) : null
+    this.sources = columnSources(tables.rawColumns)
   }
 
   processMessage(m: IncomingMessage): ProcessOutcome {
@@ -88,12 +102,12 @@ export class ChunkContent {
   }
 
   private rawRow(event: Record<string, unknown>, m: IncomingMessage): unknown[] {
-    const cols = this.tables.rawColumns
-    const row = new Array<unknown>(cols.length)
-    for (let i = 0; i < cols.length; i++) {
-      const c = cols[i]!
-      if (META_COLUMNS.has(c)) row[i] = c === '_topic' ? m.topic : c === '_partition' ? m.partition : m.offset
-      else row[i] = event[c] ?? null
+    const sources = this.sources
+    const row = new Array<unknown>(sources.length)
+    for (let i = 0; i < sources.length; i++) {
+      const s = sources[i]!
+      if (s.meta === null) row[i] = event[s.field] ?? null
+      else row[i] = s.meta === '_topic' ? m.topic : s.meta === '_partition' ? m.partition : m.offset
     }
     return row
   }
