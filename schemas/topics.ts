@@ -23,4 +23,6 @@ export const DLQ_HEADERS = {
   sourceTopic: 'dw-source-topic',
   sourcePartition: 'dw-source-partition',
   sourceOffset: 'dw-source-offset',
+  /** Set when the original value was longer than a dead letter may be: its length in bytes. */
+  truncatedFrom: 'dw-truncated-from',
 } as const

@@ -6,7 +6,7 @@
 import type { Codec } from '../schemas/codec.ts'
 import type { GpuSample, RequestEvent } from '../schemas/generated/types.ts'
 import { GpuWindowAggregator, RequestWindowAggregator, isLate, type WindowSettings } from './window-aggregator.ts'
-import { validateGpuSample, validateRequestEvent, type TimeBounds } from './validate.ts'
+import { checkFieldSizes, FIELD_SIZE_CHECK_MIN_BYTES, validateGpuSample, validateRequestEvent, type TimeBounds } from './validate.ts'
 import type { ChunkWrite, DeadLetter } from './flush-protocol.ts'
 
 export type EventKind = 'request-event' | 'gpu-sample'
@@ -71,6 +71,10 @@ export class ChunkContent {
     if (!decoded.ok) return this.deadLetter(m, decoded.code, decoded.reason)
     if (decoded.kind !== this.tables.kind) {
       return this.deadLetter(m, 'SCH_WRONG_KIND', `topic ${m.topic} carries ${this.tables.kind} events, got a ${decoded.kind}`)
+    }
+    if (m.value.length > FIELD_SIZE_CHECK_MIN_BYTES) {
+      const oversized = checkFieldSizes(decoded.value as unknown as Record<string, unknown>)
+      if (oversized) return this.deadLetter(m, oversized.code, oversized.reason)
     }
     const bounds: TimeBounds = { messageTimestampMs: m.timestampMs, futureToleranceMs: this.futureToleranceMs }
     if (decoded.kind === 'request-event') {

@@ -95,3 +95,18 @@ describe('FlushPipeline', () => {
     expect(() => new FlushPipeline(0, () => undefined)).toThrow(RangeError)
   })
 })
+
+describe('FlushPipeline across a re-join', () => {
+  it('drops a failure recorded before the new generation (reported as stale, not raised)', async () => {
+    const stale: unknown[] = []
+    const p = new FlushPipeline(4, (e) => stale.push(e))
+    const fenced = new Error('UNKNOWN_MEMBER_ID')
+    await p.submit('t:0', 5, async () => { throw fenced })
+    await p.drain()
+    expect(p.failed).not.toBeNull()
+    p.newGeneration()
+    expect(p.failed).toBeNull()
+    expect(stale).toEqual([fenced])
+    expect(await p.takeFailure()).toBeUndefined()
+  })
+})

@@ -44,9 +44,17 @@ export class FlushPipeline {
     return this.failure
   }
 
-  /** A new consumer-group generation: failures of earlier flushes no longer stop the loop. */
+  /**
+   * A new consumer-group generation: failures of earlier flushes no longer stop the loop, also
+   * one recorded just before the re-join (raising it now would force one more rebalance, and
+   * then another: a storm the chaos suite's transformer-group saw).
+   */
   newGeneration(): void {
     this.generation += 1
+    if (this.failure) {
+      this.onStaleFailure(this.failure.error)
+      this.failure = null
+    }
   }
 
   /**

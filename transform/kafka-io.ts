@@ -14,10 +14,50 @@ import type { Logger } from './logger.ts'
 /** Group-membership errors: this member no longer owns its partitions; retrying cannot help. */
 const FENCED = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'FENCED_INSTANCE_ID'])
 
+/**
+ * The fencing error type, looked for through the cause chain: kafkajs' retrier wraps the
+ * protocol error (which carries `type`) in a KafkaJSNonRetriableError, so a zombie's refused
+ * commit (UNKNOWN_MEMBER_ID) arrives wrapped (found by the chaos suite's transformer-group).
+ */
+function fencedType(err: unknown): string | undefined {
+  const e = fenceError(err)
+  return e === undefined ? undefined : (e as unknown as { type: string }).type
+}
+
+/**
+ * The kafkajs protocol error that carries the fencing type, through the cause chain. kafkajs'
+ * runner re-joins the group only when eachBatch throws an error whose own `type` says so
+ * (REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID); anything else that is not
+ * retriable crashes the consumer for good.
+ */
+export function fenceError(err: unknown): Error | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    const type = (e as { type?: unknown }).type
+    if (typeof type === 'string' && FENCED.has(type)) return e
+  }
+  return undefined
+}
+
+/**
+ * What the transformer throws out of eachBatch once it lost partition ownership: an error kafkajs'
+ * runner answers with joinAndSync() keeping this member's id (a rebalance-typed error). Rethrowing
+ * the wrapped fence crashed the consumer for good; rethrowing a bare UNKNOWN_MEMBER_ID made
+ * kafkajs drop a member id that was valid again (the fence came from a flush of the previous
+ * generation) and join as a new member, so the group rebalanced every session timeout (both
+ * found by the chaos suite's transformer-group). If the id is really gone, kafkajs' join resets
+ * it and joins afresh.
+ */
+export function rejoinError(err: unknown): Error {
+  const fenced = fenceError(err)
+  const e = new Error(`lost partition ownership (${fenced ? (fenced as unknown as { type: string }).type : 'fenced'}); re-joining the group`, { cause: err })
+  return Object.assign(e, { type: 'REBALANCE_IN_PROGRESS', retriable: true })
+}
+
 export function classifyKafkaError(err: unknown): DiffwatchError {
   if (err instanceof DiffwatchError) return err
   const e = err as { type?: string; name?: string; retriable?: boolean; message?: string }
-  if (e.type && FENCED.has(e.type)) return new DiffwatchError('TRF_FENCED', `partition ownership lost (${e.type})`, { cause: err })
+  const fenced = fencedType(err)
+  if (fenced) return new DiffwatchError('TRF_FENCED', `partition ownership lost (${fenced})`, { cause: err })
   const retryable = e.retriable === true || e.name === 'KafkaJSConnectionError' || e.name === 'KafkaJSNumberOfRetriesExceeded' || e.name === 'KafkaJSRequestTimeoutError'
   return new DiffwatchError(retryable ? 'TRF_KAFKA_UNAVAILABLE' : 'TRF_KAFKA_ERROR', `Kafka: ${e.type ?? e.name ?? 'error'}: ${e.message ?? String(err)}`, { retryable, cause: err })
 }
@@ -60,22 +100,58 @@ export async function commitNext(consumer: Consumer, topic: string, partition: n
   await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }])
 }
 
-export async function sendDeadLetters(producer: Producer, dlqTopic: string, records: DeadLetter[]): Promise<void> {
-  await producer.send({
-    topic: dlqTopic,
-    acks: -1,
-    compression: CompressionTypes.None,
-    messages: records.map((r) => {
-      const headers: IHeaders = {
-        [DLQ_HEADERS.reason]: r.reason,
-        [DLQ_HEADERS.code]: r.code,
-        [DLQ_HEADERS.sourceTopic]: r.sourceTopic,
-        [DLQ_HEADERS.sourcePartition]: String(r.sourcePartition),
-        [DLQ_HEADERS.sourceOffset]: String(r.sourceOffset),
-      }
-      return { key: r.key, value: r.value, headers }
-    }),
+/**
+ * Largest dead-letter value kept whole, and the most bytes of values per produce request. Both
+ * stay well under the broker's default 1 MiB message.max.bytes: a chunk holding several
+ * oversized messages sent in one request was refused as a whole and stalled its partition (the
+ * chaos suite's bad-input-kafka). A longer value keeps its first DLQ_MAX_VALUE_BYTES and says
+ * its real length in dw-truncated-from.
+ */
+export const DLQ_MAX_VALUE_BYTES = 256 * 1024
+const DLQ_MAX_REQUEST_BYTES = 512 * 1024
+
+export function deadLetterMessages(records: readonly DeadLetter[]): { key: Buffer | null; value: Buffer | null; headers: IHeaders }[] {
+  return records.map((r) => {
+    const headers: IHeaders = {
+      [DLQ_HEADERS.reason]: r.reason,
+      [DLQ_HEADERS.code]: r.code,
+      [DLQ_HEADERS.sourceTopic]: r.sourceTopic,
+      [DLQ_HEADERS.sourcePartition]: String(r.sourcePartition),
+      [DLQ_HEADERS.sourceOffset]: String(r.sourceOffset),
+    }
+    let value = r.value
+    if (value !== null && value.length > DLQ_MAX_VALUE_BYTES) {
+      headers[DLQ_HEADERS.truncatedFrom] = String(value.length)
+      value = value.subarray(0, DLQ_MAX_VALUE_BYTES)
+    }
+    const key = r.key !== null && r.key.length > 1024 ? r.key.subarray(0, 1024) : r.key
+    return { key, value, headers }
   })
+}
+
+/** Splits messages into produce requests of at most DLQ_MAX_REQUEST_BYTES of keys and values. */
+export function deadLetterRequests<M extends { key: Buffer | null; value: Buffer | null }>(messages: readonly M[]): M[][] {
+  const requests: M[][] = []
+  let current: M[] = []
+  let bytes = 0
+  for (const m of messages) {
+    const size = (m.key?.length ?? 0) + (m.value?.length ?? 0) + 512 // headers and framing
+    if (current.length > 0 && bytes + size > DLQ_MAX_REQUEST_BYTES) {
+      requests.push(current)
+      current = []
+      bytes = 0
+    }
+    current.push(m)
+    bytes += size
+  }
+  if (current.length > 0) requests.push(current)
+  return requests
+}
+
+export async function sendDeadLetters(producer: Producer, dlqTopic: string, records: DeadLetter[]): Promise<void> {
+  for (const messages of deadLetterRequests(deadLetterMessages(records))) {
+    await producer.send({ topic: dlqTopic, acks: -1, compression: CompressionTypes.None, messages })
+  }
 }
 
 /** Messages not yet committed by `groupId`, keyed `topic:partition` (end offset minus committed). */

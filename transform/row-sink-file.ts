@@ -112,10 +112,24 @@ export function createFileRowSink(client: ClickHouseClient, options: FileRowSink
           },
         })
       } catch (err) {
-        throw err instanceof DiffwatchError ? err : toDiffwatchError(err, `insert into ${write.table}`)
+        if (err instanceof DiffwatchError) throw err
+        throw diskFullError(err, path) ?? toDiffwatchError(err, `insert into ${write.table}`)
       } finally {
         await unlink(path).catch(() => undefined)
       }
     },
   }
+}
+
+/**
+ * Out of space is a transient infrastructure failure: the flush retries with backoff until space
+ * returns, it never turns into a permanent error (which made kafkajs re-deliver and, measured in
+ * the chaos suite's clickhouse-disk-full, lose events). Node's fs codes only, never message text.
+ */
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EFBIG', 'EDQUOT', 'EROFS'])
+
+function diskFullError(err: unknown, path: string): DiffwatchError | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code !== 'string' || !DISK_FULL_CODES.has(code)) return undefined
+  return new DiffwatchError('TRF_DISK_FULL', `cannot write the insert file ${path} (${code}): the disk is full, over quota or read-only; retrying until it is writable`, { retryable: true, cause: err })
 }

@@ -28,7 +28,7 @@ import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
 import { FlushPipeline } from './flush-pipeline.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
-import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
+import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
 import { withKeepAlive, withRetry } from './retry.ts'
@@ -201,7 +201,7 @@ class TransformerRuntime implements Transformer {
       if (isDiffwatchError(err, 'TRF_FENCED')) {
         this.deps.log.warn('lost partition ownership; dropping open chunks until the group settles', { topic, partition })
         this.chunkers.clear()
-        throw err.cause ?? err // kafkajs re-joins the group on rebalance errors
+        throw rejoinError(err) // see kafka-io.ts: a plain rethrow crashed or storm-rejoined the consumer
       }
       throw err
     }
@@ -233,14 +233,21 @@ class TransformerRuntime implements Transformer {
   }
 
   /**
-   * Throws the first failure of a background flush, once the others settled. Every chunker is
-   * dropped: their next offsets lie past the failed chunk, so positions are read again.
+   * Throws the first failure of a background flush, once the others settled. The failed
+   * partition's chunker is dropped and the partition sought back to the failed chunk's start
+   * (its committed offset): kafkajs retries a failed eachBatch from its own fetch position,
+   * which lies past messages that were resolved but never written, so without the seek the next
+   * chunk would start past them (the chaos suite's disk-full run lost events that way). Other
+   * partitions keep their chunkers: their flushes all landed, and their positions are intact.
    */
   private async raiseFlushFailure(): Promise<void> {
     const failure = await this.flushes.takeFailure()
     if (!failure) return
-    this.chunkers.clear()
-    this.committed = new Map()
+    const sep = failure.partitionKey.lastIndexOf(':')
+    const topic = failure.partitionKey.slice(0, sep)
+    this.chunkers.delete(failure.partitionKey)
+    this.committed.delete(topic) // the replay must read the failed chunk's recorded plan
+    this.consumer.seek({ topic, partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
     throw failure.error
   }
 

@@ -79,3 +79,29 @@ export function validateGpuSample(s: GpuSample, bounds: TimeBounds): Invalid | n
     ?? checkNumbers(rec, ['gpu_index'], 0, 1_024)
     ?? (s.gpu_uuid.length === 0 ? bad('TRF_MISSING_FIELD', 'gpu_uuid is empty') : null)
 }
+
+/** Longest identifier-like string (model, tenant, worker, host...); error_message may be longer. */
+export const MAX_FIELD_CHARS = 1_024
+export const MAX_MESSAGE_FIELD_CHARS = 65_536
+/** A message at most this long cannot hold a string over MAX_FIELD_CHARS: no need to look. */
+export const FIELD_SIZE_CHECK_MIN_BYTES = MAX_FIELD_CHARS
+
+/**
+ * Strings longer than any real value of their field (a 256 KiB model name is a producer bug or
+ * an attack, and would be stored in every raw row and window key). Arrays of strings
+ * (lora_adapters, throttle_reasons) are checked item by item.
+ */
+export function checkFieldSizes(record: Record<string, unknown>): Invalid | null {
+  for (const field in record) {
+    const value = record[field]
+    const limit = field === 'error_message' ? MAX_MESSAGE_FIELD_CHARS : MAX_FIELD_CHARS
+    if (typeof value === 'string') {
+      if (value.length > limit) return bad('TRF_OVERSIZED_FIELD', `${field} is ${value.length} characters long, more than ${limit}`)
+    } else if (Array.isArray(value)) {
+      for (const item of value) {
+        if (typeof item === 'string' && item.length > limit) return bad('TRF_OVERSIZED_FIELD', `an item of ${field} is ${item.length} characters long, more than ${limit}`)
+      }
+    }
+  }
+  return null
+}

@@ -77,7 +77,7 @@ export function buildGateway(options: GatewayOptions): FastifyInstance {
     let outcome
     if (type === 'application/avro' || type === 'avro/binary') outcome = avroRecord(body, options.codec)
     else if (type === 'application/json' || type === 'application/x-ndjson' || type === 'application/ndjson') {
-      outcome = encodeJsonRecords(jsonRecords(body.toString('utf8'), type !== 'application/json'), kind, options.codec, options.limits)
+      outcome = encodeJsonRecords(jsonRecords(body, type !== 'application/json'), kind, options.codec, options.limits)
     } else throw new GatewayError(415, 'ING_GW_UNSUPPORTED_TYPE', `Content-Type ${type} is not supported: use application/json, application/x-ndjson or application/avro`)
 
     const { accepted, rejected } = outcome

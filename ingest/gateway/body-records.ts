@@ -8,11 +8,13 @@
  * yields `{index, code, reason}` and never affects its neighbours. Whole-body problems (bad
  * gzip, over a cap, unparseable JSON array) throw a GatewayError with an HTTP status.
  */
+import { isUtf8 } from 'node:buffer'
 import { gunzipSync } from 'node:zlib'
 import type { Codec } from '../../schemas/codec.ts'
 import { SchemaValueError } from '../../schemas/encoder.ts'
 import { errorMessage } from '../../schemas/errors.ts'
 import type { SchemaKind } from '../../schemas/catalog.ts'
+import { MAX_RECORD_DEPTH, deeperThan } from '../json-depth.ts'
 import { GatewayError } from './gateway-error.ts'
 
 export interface EncodedRecord {
@@ -48,8 +50,24 @@ export function inflate(body: Buffer, encoding: string | undefined, limits: Body
   }
 }
 
-/** Splits a JSON / NDJSON text into raw records; a line that is not JSON becomes a rejection. */
-export function jsonRecords(text: string, ndjson: boolean): Array<{ value: unknown } | { error: string }> {
+type RawRecord = { value: unknown } | { error: string; code?: string }
+
+/**
+ * Splits a JSON / NDJSON body into raw records; a line that is not JSON becomes a rejection.
+ * JSON must be UTF-8: decoding invalid bytes would silently turn them into U+FFFD and store
+ * altered values (found by test/chaos bad-input-gateway), so an NDJSON line with invalid UTF-8
+ * is rejected on its own (ING_GW_BAD_UTF8) and a single JSON document with it is refused.
+ */
+export function jsonRecords(body: Buffer | string, ndjson: boolean): RawRecord[] {
+  if (typeof body !== 'string') {
+    if (isUtf8(body)) return jsonRecords(body.toString('utf8'), ndjson)
+    const looksNdjson = ndjson || body.includes(0x0a)
+    if (!looksNdjson) throw new GatewayError(400, 'ING_GW_BAD_UTF8', 'the body is not valid UTF-8: JSON must be sent as UTF-8')
+    return splitLines(body).flatMap((line): RawRecord[] =>
+      isUtf8(line) ? jsonRecords(line.toString('utf8'), true) : [{ error: 'line is not valid UTF-8', code: 'ING_GW_BAD_UTF8' }],
+    )
+  }
+  const text = body
   const trimmed = text.trim()
   if (!ndjson) {
     let parsed: unknown
@@ -74,17 +92,33 @@ export function jsonRecords(text: string, ndjson: boolean): Array<{ value: unkno
     })
 }
 
-export function encodeJsonRecords(raw: ReturnType<typeof jsonRecords>, kind: SchemaKind, codec: Codec, limits: BodyLimits) {
+/** Non-blank lines of an NDJSON body, as byte slices (no decoding). */
+function splitLines(body: Buffer): Buffer[] {
+  const lines: Buffer[] = []
+  for (let start = 0; start < body.length; ) {
+    const nl = body.indexOf(0x0a, start)
+    const end = nl < 0 ? body.length : nl
+    const line = body.subarray(start, end)
+    if (line.toString('latin1').trim() !== '') lines.push(line)
+    start = end + 1
+  }
+  return lines
+}
+
+export function encodeJsonRecords(raw: readonly RawRecord[], kind: SchemaKind, codec: Codec, limits: BodyLimits) {
   if (raw.length > limits.maxRecords) {
     throw new GatewayError(413, 'ING_GW_TOO_MANY_RECORDS', `${raw.length} records in one request; at most ${limits.maxRecords} are accepted`)
   }
   const accepted: EncodedRecord[] = []
   const rejected: RejectedRecord[] = []
   raw.forEach((item, index) => {
-    if ('error' in item) return rejected.push({ index, code: 'ING_GW_BAD_JSON', reason: item.error })
+    if ('error' in item) return rejected.push({ index, code: item.code ?? 'ING_GW_BAD_JSON', reason: item.error })
     const value = item.value
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
       return rejected.push({ index, code: 'ING_GW_NOT_AN_OBJECT', reason: 'each record must be a JSON object' })
+    }
+    if (deeperThan(value, MAX_RECORD_DEPTH)) {
+      return rejected.push({ index, code: 'ING_GW_INVALID', reason: `the record is nested deeper than ${MAX_RECORD_DEPTH} levels; no event field is` })
     }
     try {
       const bytes = codec.encode(kind, value as never)

@@ -15,7 +15,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { once } from 'node:events'
 import { createCodec } from '../../schemas/codec.ts'
+import { errorMessage } from '../../schemas/errors.ts'
 import type { EventSink, OutgoingMessage } from '../simulator/kafka-sink.ts'
+import { MAX_RECORD_DEPTH, deeperThan } from '../json-depth.ts'
 import { openLedger, type ImportLedger } from './import-ledger.ts'
 import { mapRecord } from './record-mapping.ts'
 import { openRecordStream, type LogFormat, type StreamedRecord } from './record-stream.ts'
@@ -96,7 +98,7 @@ export async function runImport(o: ImportOptions): Promise<ImportReport> {
     c.rejected += 1
     byReason[reason] = (byReason[reason] ?? 0) + 1
     if (o.rejectsFile) rejects ??= createWriteStream(o.rejectsFile, { flags: 'a' })
-    if (rejects !== null && !rejects.write(`${JSON.stringify({ index, reason, detail, record })}\n`)) await once(rejects, 'drain')
+    if (rejects !== null && !rejects.write(`${rejectLine(index, reason, detail, record)}\n`)) await once(rejects, 'drain')
   }
   const settleOldest = async (): Promise<void> => {
     const p = inFlight.shift() as Pending
@@ -119,7 +121,8 @@ export async function runImport(o: ImportOptions): Promise<ImportReport> {
   }
 
   const take = async (item: StreamedRecord): Promise<void> => {
-    if ('error' in item) return reject(item.index, 'invalid_json', item.error, item.raw)
+    if ('error' in item) return reject(item.index, item.reason ?? 'invalid_json', item.error, item.raw)
+    if (deeperThan(item.value, MAX_RECORD_DEPTH)) return reject(item.index, 'too_deep', `the record is nested deeper than ${MAX_RECORD_DEPTH} levels`, null)
     const mapped = mapRecord(item.value)
     if (!mapped.ok) return reject(item.index, mapped.reason, mapped.detail, item.value)
     if (mapped.event.completed_at > futureCutoff) {
@@ -171,6 +174,19 @@ export async function runImport(o: ImportOptions): Promise<ImportReport> {
     recordsPerSec: elapsedMs > 0 ? (c.read * 1000) / elapsedMs : 0,
     fatal,
     rejectsFile: o.rejectsFile ?? null,
+  }
+}
+
+/**
+ * One line of the rejects file. A record nested too deep for JSON.stringify (100k levels parse
+ * fine but overflow the stack when written back; found by test/chaos bad-input-import, where it
+ * ended the whole import) is written without its body.
+ */
+function rejectLine(index: number, reason: string, detail: string, record: unknown): string {
+  try {
+    return JSON.stringify({ index, reason, detail, record })
+  } catch (err) {
+    return JSON.stringify({ index, reason, detail, record: null, recordOmitted: errorMessage(err) })
   }
 }
 

@@ -13,18 +13,30 @@
  *   after the records that end before the 64 KiB block holding the break (of an uncompressed
  *   file; the parser rejects a block as a whole);
  * - `bytesRead()` counts bytes of the file as stored (compressed bytes for gzip), for progress.
+ * - NDJSON lines are cut from the bytes here, never held beyond MAX_LINE_BYTES: a longer line
+ *   (a gzip bomb of one endless line) is skipped as it streams by and comes out as an error item
+ *   with reason `too_long`; a line that is not valid UTF-8 comes out with reason `invalid_utf8`
+ *   instead of being decoded into U+FFFD (both found by test/chaos bad-input-import: stream-json's
+ *   line parser buffered a 512 MiB line whole, and altered the invalid bytes silently).
  */
+import { isUtf8 } from 'node:buffer'
 import { open, stat } from 'node:fs/promises'
 import { createReadStream } from 'node:fs'
-import type { Readable } from 'node:stream'
+import { PassThrough, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { streamArray } from 'stream-json/streamers/stream-array.js'
-import jsonlParser from 'stream-json/jsonl/parser.js'
 import { DiffwatchError, errorMessage } from '../../schemas/errors.ts'
 
 export type LogFormat = 'array' | 'ndjson'
 
-export type StreamedRecord = { readonly index: number; readonly value: unknown } | { readonly index: number; readonly error: string; readonly raw: string }
+export type LineErrorReason = 'invalid_json' | 'invalid_utf8' | 'too_long'
+
+export type StreamedRecord =
+  | { readonly index: number; readonly value: unknown }
+  | { readonly index: number; readonly error: string; readonly raw: string; readonly reason?: LineErrorReason }
+
+/** Longest NDJSON line read; anything longer is rejected as `too_long` without being held. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024
 
 export interface RecordStream {
   readonly format: LogFormat
@@ -96,10 +108,9 @@ export async function openRecordStream(path: string): Promise<RecordStream> {
     read += chunk.length
   })
   const text: Readable = gzip ? file.pipe(createGunzip()) : file
-  const parser: Readable =
-    format === 'array'
-      ? text.pipe(streamArray.withParserAsStream())
-      : text.pipe(jsonlParser.asStream({ errorIndicator: (err: unknown, raw: string): BadLine => ({ [BAD_LINE]: true, error: errorMessage(err), raw }) }))
+  // NDJSON goes through a PassThrough: the byte counter's 'data' listener sets the file flowing,
+  // and bytes must wait in a buffer (with back-pressure) until the records are pulled.
+  const parser: Readable = text.pipe(format === 'array' ? streamArray.withParserAsStream() : new PassThrough())
   // pipe() does not forward errors: a gzip or read error must end the parser's iteration too.
   const fail = (err: unknown): void => {
     parser.destroy(err instanceof Error ? err : new Error(String(err)))
@@ -111,7 +122,7 @@ export async function openRecordStream(path: string): Promise<RecordStream> {
     gzip,
     totalBytes,
     bytesRead: () => read,
-    records: iterate(parser, format, path),
+    records: format === 'array' ? iterate(parser, format, path) : ndjsonRecords(parser, path),
     close() {
       parser.destroy()
       file.destroy()
@@ -134,4 +145,54 @@ async function* iterate(parser: Readable, format: LogFormat, path: string): Asyn
     const where = format === 'array' ? `after array element ${last}` : `after line record ${last}`
     throw new DiffwatchError('ING_IMPORT_MALFORMED', `${path}: the ${format === 'array' ? 'JSON array' : 'file'} is malformed ${where}: ${errorMessage(err)}`, { cause: err })
   }
+}
+
+/** One record per non-empty line (a lone CR counts as empty), cut from the bytes as they stream. */
+async function* ndjsonRecords(source: Readable, path: string): AsyncGenerator<StreamedRecord> {
+  let parts: Buffer[] = []
+  let size = 0
+  let index = 0
+  const take = (): StreamedRecord | null => {
+    const long = size > MAX_LINE_BYTES
+    let line = long ? Buffer.concat(parts.slice(0, 1)).subarray(0, 200) : Buffer.concat(parts, size)
+    const seen = size
+    parts = []
+    size = 0
+    if (!long && line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1)
+    if (seen === 0 || (!long && line.length === 0)) return null
+    const at = index++
+    if (long) return { index: at, error: `line is longer than ${MAX_LINE_BYTES} bytes (${seen} bytes)`, raw: `${line.toString('utf8')}...`, reason: 'too_long' }
+    if (!isUtf8(line)) return { index: at, error: 'line is not valid UTF-8', raw: clip(line.toString('utf8')), reason: 'invalid_utf8' }
+    const text = line.toString('utf8')
+    try {
+      return { index: at, value: JSON.parse(text) as unknown }
+    } catch (err) {
+      return { index: at, error: errorMessage(err), raw: clip(text), reason: 'invalid_json' }
+    }
+  }
+  try {
+    for await (const chunk of source) {
+      const buf = chunk as Buffer
+      for (let start = 0; start < buf.length; ) {
+        const nl = buf.indexOf(0x0a, start)
+        const end = nl < 0 ? buf.length : nl
+        // Past the cap only the count grows (the first piece is kept for the report).
+        if (size + (end - start) <= MAX_LINE_BYTES || parts.length === 0) parts.push(buf.subarray(start, end))
+        else if (size <= MAX_LINE_BYTES) parts = parts.slice(0, 1)
+        size += end - start
+        if (nl < 0) break
+        const rec = take()
+        if (rec !== null) yield rec
+        start = nl + 1
+      }
+    }
+    const last = take()
+    if (last !== null) yield last
+  } catch (err) {
+    throw new DiffwatchError('ING_IMPORT_MALFORMED', `${path}: the file cannot be read after line record ${index - 1}: ${errorMessage(err)}`, { cause: err })
+  }
+}
+
+function clip(text: string): string {
+  return text.length > 2000 ? `${text.slice(0, 2000)}...` : text
 }

@@ -5,9 +5,12 @@
  * reconnects after a failure, so a worker can start while Kafka is down. Failures throw a
  * DiffwatchError: ING_KAFKA_UNAVAILABLE (retryable: connection, timeout, leader election) or
  * ING_KAFKA_ERROR (the broker refused the messages).
+ *
+ * Every partition of a send must be acknowledged (../checked-send.ts): kafkajs can skip one.
  */
-import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs'
+import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs'
 import { DiffwatchError, errorMessage } from '../../schemas/errors.ts'
+import { partitionRecorder, sendBatchChecked } from '../checked-send.ts'
 
 export interface OutgoingRecord {
   readonly topic: string
@@ -43,13 +46,14 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     retry: { initialRetryTime: 100, retries: 2 },
   })
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
+  const recorder = partitionRecorder()
   let producer: Producer | null = null
   let connecting: Promise<Producer> | null = null
 
   const connected = (): Promise<Producer> => {
     if (producer !== null) return Promise.resolve(producer)
     connecting ??= (async () => {
-      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: recorder.createPartitioner })
       try {
         await p.connect()
       } catch (err) {
@@ -67,7 +71,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   return {
     async send(records) {
       if (records.length === 0) return
-      const byTopic = new Map<string, Array<{ key: string; value: Buffer }>>()
+      const byTopic = new Map<string, Message[]>()
       for (const r of records) {
         const list = byTopic.get(r.topic) ?? []
         list.push({ key: r.key, value: r.value })
@@ -75,7 +79,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
       }
       try {
         const p = await connected()
-        await p.sendBatch({ acks: -1, compression, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+        await sendBatchChecked(p, recorder, [...byTopic].map(([topic, messages]) => ({ topic, messages })), compression)
       } catch (err) {
         const stale = producer
         producer = null // reconnect on the next send: a broken connection is not reused
@@ -92,6 +96,7 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
 }
 
 function kafkaError(err: unknown, brokers: readonly string[]): DiffwatchError {
+  if (err instanceof DiffwatchError) return err
   const e = err as { name?: string; retriable?: boolean; type?: string }
   const unavailable =
     e.retriable === true ||

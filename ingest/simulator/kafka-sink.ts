@@ -5,6 +5,7 @@
  */
 import { CompressionTypes, Kafka, logLevel, type Producer } from 'kafkajs'
 import { DiffwatchError, errorMessage } from '../../schemas/errors.ts'
+import { partitionRecorder, sendBatchChecked } from '../checked-send.ts'
 import type { TopicSet } from '../../schemas/topics.ts'
 import { ensureTopics } from '../topics-admin.ts'
 
@@ -58,7 +59,8 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Event
       await admin.disconnect().catch(() => undefined)
     }
   }
-  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false })
+  const recorder = partitionRecorder()
+  const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: recorder.createPartitioner })
   try {
     await producer.connect()
   } catch (err) {
@@ -68,12 +70,11 @@ export async function connectKafkaSink(options: KafkaSinkOptions): Promise<Event
   return {
     async send(batches) {
       try {
-        await producer.sendBatch({
-          acks: -1,
-          compression,
-          topicMessages: batches.filter((b) => b.messages.length > 0).map((b) => ({ topic: b.topic, messages: b.messages })),
-        })
+        // Fresh message objects: the recorder keys on them, and a caller may send one twice.
+        const topicMessages = batches.map((b) => ({ topic: b.topic, messages: b.messages.map((m) => ({ key: m.key, value: m.value })) }))
+        await sendBatchChecked(producer, recorder, topicMessages, compression)
       } catch (err) {
+        if (err instanceof DiffwatchError) throw err
         throw kafkaError(err, 'produce failed')
       }
     },
