@@ -11,6 +11,8 @@ import { simulateCommand } from '../ingest/simulator/command.ts'
 import { gatewayCommand } from '../ingest/gateway/command.ts'
 import { gpuAgentCommand } from '../ingest/gpu-agent/command.ts'
 import { importCommand } from '../ingest/import/command.ts'
+import { keysCommand } from './commands/keys.ts'
+import { reportCommand } from './commands/report.ts'
 
 type Command = { summary: string; run: (argv: string[], env: NodeJS.ProcessEnv) => Promise<number> }
 
@@ -23,6 +25,8 @@ const COMMANDS: Record<string, Command> = {
   simulate: { summary: 'produce a realistic simulated diffusion fleet to Kafka', run: simulateCommand },
   'gpu-agent': { summary: "sample this host's GPUs with nvidia-smi into Kafka (--simulate without a GPU)", run: gpuAgentCommand },
   import: { summary: 'backfill request events from JSON/NDJSON logs (gzip or not)', run: importCommand },
+  report: { summary: 'capacity, trend, cost or SLO report (markdown, html, csv, json)', run: reportCommand },
+  keys: { summary: 'API keys of the query API: create --name N --scopes read,sql | list | revoke ID', run: keysCommand },
   gateway: { summary: 'HTTP gateway for workers that cannot speak Kafka: POST /v1/events (JSON, NDJSON, Avro)', run: gatewayCommand },
 }
 

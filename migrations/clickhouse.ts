@@ -313,6 +313,13 @@ class EmbeddedConnection implements Connection {
     try {
       return await run()
     } catch (err) {
+      // chdb 3.4 keeps the partial output of a query stopped by an error (e.g. a timeout) in the
+      // session and prepends it to the next answer: read one throwaway answer before going on.
+      // The SQL route also serializes its own client (query-api/sql-guard-engine.ts); here a
+      // query running concurrently with the failed one may still see the leftover (rare).
+      await this.#inner.query({ query: `${this.#use}SELECT 1 FORMAT TabSeparated` }).then(async (res) => {
+        for await (const _ of res.stream) void _
+      }).catch(() => undefined)
       if (clickHouseErrorOf(err) || isDiffwatchError(err)) throw err
       throw new DiffwatchError('MIG_CH_EMBEDDED_FAILED', `embedded ClickHouse failed: ${firstLine(err)}`, { cause: err })
     }

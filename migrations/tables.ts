@@ -16,6 +16,11 @@ export const TABLES = Object.freeze({
   latencyRollup1m: 'latency_rollup_1m',
   latencyRollup1h: 'latency_rollup_1h',
   schemaMigrations: 'schema_migrations',
+  /** API keys (hashes only) and their last use (0007). */
+  apiKeys: 'api_keys',
+  apiKeyUsage: 'api_key_usage',
+  /** SLO alert transitions (0008). */
+  sloAlerts: 'slo_alerts',
 } as const)
 
 export type TableKey = keyof typeof TABLES

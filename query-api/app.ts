@@ -9,13 +9,21 @@
  *   `application/problem+json` {type, title, status, detail, code}; 5xx details stay in the log.
  * - The OpenAPI 3.1 document is served at /openapi.json, the interactive docs at /docs, the
  *   dashboard page at /dashboard (/ redirects there).
- * - Nothing here opens or closes ClickHouse: the caller owns the client.
+ * - Every /v1 route goes through one guard (auth/guard.ts): API keys and scopes when `auth.mode`
+ *   is `required`, rate limits when `rateLimits` is given. Both are off unless asked for, so an
+ *   embedding (tests, `run` on loopback) chooses; `diffwatch serve` asks for both.
+ * - One log line per request without secrets (auth/request-log.ts); Fastify's own request
+ *   logging, which prints URLs, is off.
+ * - Nothing here opens or closes ClickHouse: the caller owns the client(s).
  */
 import type { ClickHouseClient } from '@clickhouse/client'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './config.ts'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { registerGuard, type AuthMode } from './auth/guard.ts'
+import type { KeyVerifier } from './auth/key-verifier.ts'
+import { registerRequestLog } from './auth/request-log.ts'
+import { DEFAULT_QUERY_LIMITS, DEFAULT_SQL_LIMITS, type QueryLimits, type RateLimits, type SqlLimits } from './config.ts'
 import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './errors.ts'
 import type { RouteContext } from './routes/context.ts'
 import { availabilityRoutes } from './routes/availability.ts'
@@ -25,6 +33,13 @@ import { gpuRoutes } from './routes/gpu.ts'
 import { healthRoutes, type Readiness } from './routes/health.ts'
 import { latencyRoutes } from './routes/latency.ts'
 import { oomRoutes } from './routes/oom.ts'
+import { hostRoutes } from './routes/hosts.ts'
+import { reportRoutes } from './routes/reports.ts'
+import { requestGpuRoutes } from './routes/request-gpu.ts'
+import { sloRoutes } from './routes/slo.ts'
+import type { ReportConfig } from './reports/report-config.ts'
+import type { SloConfig } from './slo/config.ts'
+import { sqlRoutes } from './routes/sql.ts'
 import { throughputRoutes } from './routes/throughput.ts'
 import { createStore } from './store.ts'
 
@@ -42,8 +57,18 @@ export type BuildApiOptions = {
   dashboard?: boolean
   /** Serve the docs UI at /docs (default true). */
   docs?: boolean
-  /** Epoch-ms clock for relative times (tests). */
+  /** Epoch-ms clock for relative times and rate limits (tests). */
   now?: () => number
+  /** API keys: `required` needs a verifier (auth/key-verifier.ts). Default off. */
+  auth?: { mode: AuthMode; verifier?: KeyVerifier }
+  /** Token-bucket limits per key / client IP; none when absent. */
+  rateLimits?: RateLimits
+  /** POST /v1/sql: its limits (defaults: config.ts) and, on a server, a client of a read-only user. */
+  sql?: { limits?: Partial<SqlLimits>; clickhouse?: ClickHouseClient }
+  /** Price table and defaults of the reports (reports/report-config.ts); built-in when absent. */
+  reports?: ReportConfig
+  /** SLO definitions (DIFFWATCH_SLO_FILE); /v1/slo answers that none is configured when null. */
+  slo?: Readonly<SloConfig> | null
 }
 
 export const API_VERSION = '0.1.0'
@@ -62,6 +87,8 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
 
   const app = Fastify({
     ...loggerOptions(options.log),
+    // Fastify's own request lines print URLs (a `?key=` would leak): auth/request-log.ts replaces them.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: true } },
   })
 
@@ -73,6 +100,9 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     const body = problem('API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}: see /docs or /openapi.json for the routes`)
     return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(body)
   })
+
+  registerGuard(app, { auth: options.auth?.mode ?? 'off', verifier: options.auth?.verifier, rateLimits: options.rateLimits, now: options.now })
+  registerRequestLog(app)
 
   await app.register(swagger, {
     openapi: {
@@ -88,7 +118,22 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
         { name: 'errors', description: 'Errors by type, availability, OOM rate' },
         { name: 'gpu', description: 'GPU utilization, memory, power, temperature' },
         { name: 'health', description: 'Liveness and readiness' },
+        { name: 'sql', description: 'Read-only SQL for power users (scope sql)' },
+        { name: 'reports', description: 'Capacity, trend, cost and SLO reports (JSON, HTML, CSV, Markdown)' },
+        { name: 'slo', description: 'SLOs, error budgets, burn-rate alerts' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key `dwk_<id>_<secret>` (diffwatch keys create)' },
+          apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+    },
+    // /v1 routes need a key (when the server requires auth); health, docs and the dashboard do not.
+    transform: ({ schema, url }) => {
+      const transformed = { ...(schema as Record<string, unknown>) }
+      if (url.startsWith('/v1/')) transformed['security'] = [{ bearerAuth: [] }, { apiKeyHeader: [] }]
+      return { schema: transformed as typeof schema, url }
     },
   })
   if (options.docs ?? true) await app.register(swaggerUi, { routePrefix: '/docs' })
@@ -100,6 +145,11 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
   await app.register(availabilityRoutes(ctx))
   await app.register(gpuRoutes(ctx))
   await app.register(oomRoutes(ctx))
+  await app.register(hostRoutes(ctx))
+  await app.register(requestGpuRoutes(ctx))
+  await app.register(reportRoutes(ctx, options.reports))
+  await app.register(sloRoutes(ctx, options.slo ?? null))
+  await app.register(sqlRoutes({ client: options.sql?.clickhouse ?? options.clickhouse, database: store.database, limits: { ...DEFAULT_SQL_LIMITS, ...options.sql?.limits } }))
   if (options.dashboard ?? true) await app.register(dashboardRoutes())
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 

@@ -15,7 +15,14 @@ export const API_ERRORS = Object.freeze({
   API_BAD_REQUEST: { status: 400, title: 'Bad request' },
   API_BAD_TIME_RANGE: { status: 400, title: 'Bad time range' },
   API_BAD_STEP: { status: 400, title: 'Bad step' },
+  API_SQL_REFUSED: { status: 400, title: 'SQL refused' },
+  API_SQL_INVALID: { status: 400, title: 'SQL invalid' },
+  API_UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
+  API_FORBIDDEN: { status: 403, title: 'Forbidden' },
   API_NOT_FOUND: { status: 404, title: 'Not found' },
+  API_SQL_TIMEOUT: { status: 422, title: 'SQL time limit exceeded' },
+  API_SQL_LIMIT_EXCEEDED: { status: 422, title: 'SQL limit exceeded' },
+  API_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   API_NOT_READY: { status: 503, title: 'Not ready' },
   API_STORE_UNAVAILABLE: { status: 503, title: 'Storage unavailable' },
   API_INTERNAL: { status: 500, title: 'Internal error' },
@@ -30,7 +37,7 @@ export type Problem = { type: string; title: string; status: number; detail: str
 
 /** A user-facing API error; `detail` must say what to fix. */
 export function apiError(code: ApiErrorCode, detail: string, cause?: unknown): DiffwatchError {
-  const retryable = API_ERRORS[code].status === 503
+  const retryable = API_ERRORS[code].status === 503 || API_ERRORS[code].status === 429
   return new DiffwatchError(code, detail, cause === undefined ? { retryable } : { retryable, cause })
 }
 

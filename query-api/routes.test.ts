@@ -251,8 +251,9 @@ describe('health and docs', () => {
     const doc = res.json()
     expect(doc.openapi).toBe('3.1.0')
     expect(Object.keys(doc.paths).sort()).toEqual([
-      '/healthz', '/readyz', '/v1/availability', '/v1/errors', '/v1/gpu/series', '/v1/gpu/utilization', '/v1/latency/percentiles', '/v1/latency/series',
-      '/v1/oom', '/v1/throughput',
+      '/healthz', '/readyz', '/v1/availability', '/v1/errors', '/v1/gpu/series', '/v1/gpu/utilization', '/v1/hosts', '/v1/hosts/series',
+      '/v1/latency/percentiles', '/v1/latency/series', '/v1/oom', '/v1/reports/capacity', '/v1/reports/cost', '/v1/reports/slo', '/v1/reports/trend',
+      '/v1/requests/gpu', '/v1/slo', '/v1/slo/alerts', '/v1/sql', '/v1/throughput',
     ])
     const params = doc.paths['/v1/throughput'].get.parameters.map((p: { name: string }) => p.name)
     expect(params).toEqual(expect.arrayContaining(['from', 'to', 'step', 'groupBy', 'format']))

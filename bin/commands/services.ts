@@ -5,10 +5,17 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { FastifyInstance } from 'fastify'
-import { openClickHouse, type ClickHouseOptions } from '../../migrations/clickhouse.ts'
+import { createClickHouse, openClickHouse, type ClickHouseOptions } from '../../migrations/clickhouse.ts'
 import { migrate, migrationStatus } from '../../migrations/runner.ts'
 import { buildApi } from '../../query-api/app.ts'
-import { loadApiConfig, queryLimits } from '../../query-api/config.ts'
+import type { AuthMode } from '../../query-api/auth/guard.ts'
+import { createKeyStore } from '../../query-api/auth/key-store.ts'
+import { createKeyVerifier } from '../../query-api/auth/key-verifier.ts'
+import { loadApiConfig, queryLimits, rateLimits, sqlLimits, type ApiConfig } from '../../query-api/config.ts'
+import { loadReportConfig } from '../../query-api/reports/report-config.ts'
+import { loadSloConfig } from '../../query-api/slo/config.ts'
+import { startSloEvaluator } from '../../query-api/slo/evaluator.ts'
+import { createStore } from '../../query-api/store.ts'
 import { createCodec } from '../../schemas/codec.ts'
 import { DiffwatchError } from '../../schemas/errors.ts'
 import { loadTransformConfig, type TransformConfig } from '../../transform/config.ts'
@@ -33,18 +40,37 @@ export type Services = {
 
 export type ServiceChoice = { transform: boolean; api: boolean; migrate: boolean }
 
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/
+
+/**
+ * API_AUTH=auto: keys are required for `serve` (a service meant for others) and wherever the API
+ * listens beyond loopback; `run` and `demo` on loopback (one person's machine) run without, and
+ * say so in the log.
+ */
+export function authModeFor(acfg: Readonly<ApiConfig>, withTransformer: boolean): AuthMode {
+  if (acfg.API_AUTH !== 'auto') return acfg.API_AUTH
+  return withTransformer && LOOPBACK.test(acfg.API_HOST) ? 'off' : 'required'
+}
+
 export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoice): Promise<Services> {
   const tcfg = loadTransformConfig(env)
   const log = createLogger('diffwatch', tcfg.LOG_LEVEL)
   const acfg = choice.api ? loadApiConfig(env) : null
+  // Files named by the environment are read before anything starts: a bad one fails start-up.
+  const reports = choice.api ? loadReportConfig(env) : undefined
+  const slo = choice.api ? loadSloConfig(env) : null
   const clickhouse = await openClickHouse(clickHouseOptions(tcfg))
   let transformer: Transformer | null = null
   let api: FastifyInstance | null = null
   let health: HealthServer | null = null
+  let sqlClickhouse: ClickHouseClient | null = null
+  let sloEvaluator: { stop(): Promise<void> } | null = null
   const stop = async () => {
     await transformer?.stop()
     await health?.close()
+    await sloEvaluator?.stop()
     await api?.close()
+    await sqlClickhouse?.close()
     await clickhouse.close()
   }
   try {
@@ -69,10 +95,40 @@ export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoic
     let apiUrl: string | null = null
     if (acfg) {
       const t = transformer
-      api = await buildApi({ clickhouse, database: tcfg.CLICKHOUSE_DATABASE, limits: queryLimits(acfg), docs: acfg.API_DOCS, readiness: t ? () => t.ready() : undefined })
+      const auth = authModeFor(acfg, transformer !== null)
+      const keyStore = createKeyStore(clickhouse, tcfg.CLICKHOUSE_DATABASE)
+      const verifier = createKeyVerifier(keyStore, {
+        cacheSeconds: acfg.API_KEY_CACHE_SECONDS,
+        onUsageError: (err) => log.warn('could not record API key use', { error: String(err) }),
+      })
+      if (auth === 'off') {
+        log.warn('query API auth is OFF: anyone who can reach it may query it', { host: acfg.API_HOST, why: acfg.API_AUTH === 'off' ? 'API_AUTH=off' : 'API_AUTH=auto and `run`/`demo` on a loopback address' })
+      } else if ((await keyStore.list()).every((k) => k.revokedAt !== null)) {
+        log.warn('query API requires API keys and none is active: create one with `diffwatch keys create --name NAME --scopes read`')
+      }
+      // POST /v1/sql gets a client of its own: a dedicated read-only user where configured, and
+      // in embedded mode a session apart from the routes' (see query-api/sql-guard-engine.ts).
+      sqlClickhouse = createClickHouse({
+        ...clickHouseOptions(tcfg),
+        username: acfg.API_SQL_CLICKHOUSE_USER ?? tcfg.CLICKHOUSE_USER,
+        password: acfg.API_SQL_CLICKHOUSE_USER === undefined ? tcfg.CLICKHOUSE_PASSWORD : acfg.API_SQL_CLICKHOUSE_PASSWORD,
+      })
+      api = await buildApi({
+        clickhouse, database: tcfg.CLICKHOUSE_DATABASE, limits: queryLimits(acfg), docs: acfg.API_DOCS, readiness: t ? () => t.ready() : undefined,
+        log: { level: tcfg.LOG_LEVEL, stream: process.stderr },
+        auth: { mode: auth, verifier },
+        rateLimits: rateLimits(acfg),
+        sql: { clickhouse: sqlClickhouse, limits: sqlLimits(acfg) },
+        reports,
+        slo,
+      })
+      if (slo) {
+        sloEvaluator = startSloEvaluator({ store: createStore(clickhouse, tcfg.CLICKHOUSE_DATABASE, acfg.API_QUERY_TIMEOUT_SECONDS), config: slo, log })
+        log.info('SLO evaluator started', { slos: slo.slos.length })
+      }
       if (transformer) registerTransformerRoutes(api, transformer, { paths: ['/metrics'] })
       apiUrl = await api.listen({ host: acfg.API_HOST, port: acfg.API_PORT })
-      log.info('query API listening', { url: apiUrl })
+      log.info('query API listening', { url: apiUrl, auth })
     }
     return { clickhouse, transformer, api, apiUrl, healthUrl: health?.url ?? null, log, stop }
   } catch (err) {
@@ -88,9 +144,15 @@ export function untilSignal(services: Services): Promise<number> {
       services.log.info(`${sig}: shutting down`)
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-      services.stop().then(() => resolve(0), (err) => {
+      const exit = (code: number) => {
+        resolve(code)
+        // A client that keeps a socket or timer (kafkajs restarting its consumer when the signal
+        // came) must not keep a stopped process alive: everything was flushed by now.
+        setTimeout(() => process.exit(code), 2_000).unref()
+      }
+      services.stop().then(() => exit(0), (err) => {
         services.log.error('shutdown failed', { error: String(err) })
-        resolve(1)
+        exit(1)
       })
     }
     process.on('SIGINT', onSignal)

@@ -19,10 +19,22 @@ for (const name of ['range', 'model', 'gpu_type']) {
 }
 $('auto').checked = url.get('refresh') !== '0'
 
+// An API key (scope read), when the server requires one: kept in this browser's localStorage and
+// sent as a Bearer header, never in a URL (URLs end up in logs and in shared links).
+const KEY_ITEM = 'diffwatch.apiKey'
+$('apikey').value = localStorage.getItem(KEY_ITEM) ?? ''
+$('apikey').addEventListener('change', () => {
+  const key = $('apikey').value.trim()
+  if (key) localStorage.setItem(KEY_ITEM, key)
+  else localStorage.removeItem(KEY_ITEM)
+})
+
 async function api(path, params) {
   const qs = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== '' && v != null))
-  const res = await fetch(`${path}?${qs}`)
+  const key = $('apikey').value.trim()
+  const res = await fetch(`${path}?${qs}`, { headers: key ? { authorization: `Bearer ${key}` } : {} })
   const body = await res.json()
+  if (res.status === 401 || res.status === 403) $('apikey').focus()
   if (!res.ok) throw new Error(`${path}: ${body.detail ?? res.status}`)
   return body
 }
