@@ -3,51 +3,31 @@
  * an embedded ClickHouse (windows filled from raw rows by test-support/windows-fill.ts). Every
  * expected number is computed in test-support/expected.ts from the simulated events.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { ClickHouseClient } from '@clickhouse/client'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openClickHouse } from '../migrations/clickhouse.ts'
-import { migrate } from '../migrations/runner.ts'
 import { ERROR_TYPES } from '../schemas/generated/types.ts'
-import { buildApi } from './app.ts'
 import { expectedAvailability, expectedErrors, expectedGpus, expectedOom } from './test-support/expected.ts'
-import { insertFleet, simulateFleet, type Fleet } from './test-support/fleet-data.ts'
-import { fillWindows } from './test-support/windows-fill.ts'
+import { simulateFleet, type Fleet } from './test-support/fleet-data.ts'
+import { seededApi, type SeededApi } from './test-support/seeded-api.ts'
 
 const MIN = 60_000
 const END = Math.floor(Date.now() / (10 * MIN)) * 10 * MIN
 const START = END - 60 * MIN
 const iso = (ms: number) => new Date(ms).toISOString()
-const root = mkdtempSync(join(tmpdir(), 'dw-fleet-routes-'))
 const database = 'fleet_routes'
-let client: ClickHouseClient
-let api: FastifyInstance
+let seeded: SeededApi
 let fleet: Fleet
 
 beforeAll(async () => {
   // errorScale 4: enough OOMs and other errors in an hour to make every rate non-trivial.
   fleet = simulateFleet({ seed: 11, requestRate: 3, hosts: 3, gpusPerHost: 2, sampleIntervalMs: 5_000, errorScale: 4 }, START, 60 * MIN)
-  client = await openClickHouse({ dataPath: join(root, 'clickhouse'), database })
-  await migrate(client, { database })
-  await insertFleet(client, database, fleet)
-  await fillWindows(client, database)
-  api = await buildApi({ clickhouse: client, database, docs: false, now: () => END })
+  seeded = await seededApi({ database, fleet, windows: true, api: { now: () => END } })
 })
 
 afterAll(async () => {
-  await api?.close()
-  await client?.close()
-  rmSync(root, { recursive: true, force: true })
+  await seeded?.close()
 })
 
-async function get(url: string) {
-  const res = await api.inject({ method: 'GET', url })
-  expect(res.statusCode, res.body).toBe(200)
-  return res
-}
+const get = (url: string) => seeded.get(url)
 
 describe('GET /v1/errors and /v1/availability', () => {
   it('counts every error type and its rate, in total and per 5-minute bucket', async () => {

@@ -4,27 +4,18 @@
  * would weigh it a quarter of the others; each GPU line of a round is stamped a few ms apart,
  * as nvidia-smi does. Expectations are computed here from the samples the simulator produced.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { ClickHouseClient } from '@clickhouse/client'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openClickHouse } from '../migrations/clickhouse.ts'
-import { migrate } from '../migrations/runner.ts'
 import type { GpuSample } from '../schemas/generated/types.ts'
-import { buildApi } from './app.ts'
 import { exactQuantile } from './test-support/fleet-data.ts'
-import { insertFleet, simulateFleet, type Fleet } from './test-support/fleet-data.ts'
+import { simulateFleet, type Fleet } from './test-support/fleet-data.ts'
+import { seededApi, type SeededApi } from './test-support/seeded-api.ts'
 
 const MIN = 60_000
 const END = Math.floor(Date.now() / (10 * MIN)) * 10 * MIN
 const START = END - 30 * MIN
 const iso = (ms: number) => new Date(ms).toISOString()
-const root = mkdtempSync(join(tmpdir(), 'dw-hosts-'))
 const database = 'hosts_routes'
-let client: ClickHouseClient
-let api: FastifyInstance
+let seeded: SeededApi
 let fleet: Fleet
 let host0: string
 
@@ -36,24 +27,14 @@ beforeAll(async () => {
     // One round of another host read no CPU ([N/A]): it counts as an instant, its CPU is skipped.
     .map((s) => ({ ...s, sampled_at: s.sampled_at + s.gpu_index * 3, host_cpu_pct: s.host !== host0 && s.sampled_at === START + 10 * MIN ? null : s.host_cpu_pct }))
   fleet = { requests: sim.requests, samples }
-  client = await openClickHouse({ dataPath: join(root, 'clickhouse'), database })
-  await migrate(client, { database })
-  await insertFleet(client, database, fleet)
-  api = await buildApi({ clickhouse: client, database, docs: false, dashboard: false, now: () => END })
-  await api.ready()
+  seeded = await seededApi({ database, fleet, api: { now: () => END } })
 }, 60_000) // chdb start-up and migrations take seconds on a busy 2-core machine
 
 afterAll(async () => {
-  await api?.close()
-  await client?.close()
-  rmSync(root, { recursive: true, force: true })
+  await seeded?.close()
 })
 
-async function get(url: string) {
-  const res = await api.inject({ method: 'GET', url })
-  expect(res.statusCode, res.body).toBe(200)
-  return res
-}
+const get = (url: string) => seeded.get(url)
 
 type Instant = { host: string; cpu: number | null; used: number | null; total: number | null }
 const mean = (xs: readonly number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => a + b, 0) / xs.length)
@@ -138,7 +119,7 @@ describe('GET /v1/hosts', () => {
 
   it('refuses unknown parameters, group-bys and bad ranges with a problem document', async () => {
     for (const url of [`/v1/hosts?bogus=1`, `/v1/hosts?groupBy=gpu`, `/v1/hosts?from=${iso(END)}&to=${iso(START)}`, `/v1/hosts/series?metric=power`, `/v1/hosts/series?step=7s`]) {
-      const res = await api.inject({ method: 'GET', url })
+      const res = await seeded.api.inject({ method: 'GET', url })
       expect(res.statusCode, url).toBe(400)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
       expect(res.json().code).toMatch(/^API_BAD_(REQUEST|TIME_RANGE|STEP)$/)

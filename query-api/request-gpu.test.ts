@@ -4,17 +4,10 @@
  * its worker. Each answer is recomputed here from the simulator's samples: those of the
  * request's GPU (or worker) stamped t with start < t < end + interval.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { ClickHouseClient } from '@clickhouse/client'
-import type { FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { openClickHouse } from '../migrations/clickhouse.ts'
-import { migrate } from '../migrations/runner.ts'
 import type { RequestEvent } from '../schemas/generated/types.ts'
-import { buildApi } from './app.ts'
-import { insertFleet, simulateFleet, type Fleet } from './test-support/fleet-data.ts'
+import { simulateFleet, type Fleet } from './test-support/fleet-data.ts'
+import { seededApi, type SeededApi } from './test-support/seeded-api.ts'
 
 const MIN = 60_000
 const INTERVAL = 1000
@@ -22,10 +15,8 @@ const END = Math.floor(Date.now() / (10 * MIN)) * 10 * MIN
 const START = END - 12 * MIN
 const MAX_GROUPS = 2000
 const iso = (ms: number) => new Date(ms).toISOString()
-const root = mkdtempSync(join(tmpdir(), 'dw-request-gpu-'))
 const database = 'request_gpu_route'
-let client: ClickHouseClient
-let api: FastifyInstance
+let seeded: SeededApi
 let fleet: Fleet
 let badEventId: string
 
@@ -37,24 +28,14 @@ beforeAll(async () => {
   requests[bad] = { ...requests[bad]!, inference_end_at: requests[bad]!.inference_start_at! - 60_000 }
   badEventId = requests[bad]!.event_id
   fleet = { samples: sim.samples, requests }
-  client = await openClickHouse({ dataPath: join(root, 'clickhouse'), database })
-  await migrate(client, { database })
-  await insertFleet(client, database, fleet)
-  api = await buildApi({ clickhouse: client, database, docs: false, dashboard: false, limits: { maxGroups: MAX_GROUPS }, now: () => END })
-  await api.ready()
+  seeded = await seededApi({ database, fleet, api: { limits: { maxGroups: MAX_GROUPS }, now: () => END } })
 }, 60_000) // chdb start-up and migrations take seconds on a busy 2-core machine
 
 afterAll(async () => {
-  await api?.close()
-  await client?.close()
-  rmSync(root, { recursive: true, force: true })
+  await seeded?.close()
 })
 
-async function get(url: string) {
-  const res = await api.inject({ method: 'GET', url })
-  expect(res.statusCode, res.body).toBe(200)
-  return res
-}
+const get = (url: string) => seeded.get(url)
 
 const f32 = (x: number) => Math.fround(x)
 const inRange = (e: RequestEvent, from = START, to = END) => e.completed_at >= from && e.completed_at < to
@@ -159,7 +140,7 @@ describe('GET /v1/requests/gpu', () => {
       `/v1/requests/gpu?worker_id=w1`, `/v1/requests/gpu?status=failed`, `/v1/requests/gpu?sort=fastest`,
       `/v1/requests/gpu?limit=${MAX_GROUPS + 1}`, `/v1/requests/gpu?sample_interval_ms=0`, `/v1/requests/gpu?from=-1h&to=-2h`,
     ]) {
-      const res = await api.inject({ method: 'GET', url })
+      const res = await seeded.api.inject({ method: 'GET', url })
       expect(res.statusCode, url).toBe(400)
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/)
       expect(res.json().code).toMatch(/^API_BAD_(REQUEST|TIME_RANGE)$/)
