@@ -17,6 +17,7 @@ import type { GpuSample, RequestEvent } from '../schemas/generated/types.ts'
 import { testKafka, waitForCommitted } from '../test/support/kafka.ts'
 import { createPipelineHarness, type PipelineHarness } from '../test/support/pipeline.ts'
 import { buildApi } from './app.ts'
+import { parseSloFile } from './slo/config.ts'
 import { expectedErrors, expectedGpus, expectedOom } from './test-support/expected.ts'
 import { digestBounds, metricValue } from './test-support/fleet-data.ts'
 
@@ -68,7 +69,8 @@ beforeAll(async () => {
   await produce()
   await h.startTransformer()
   await waitForCommitted(h.kafka.admin, h.groupId, [h.kafka.topics.requests, h.kafka.topics.gpuSamples])
-  api = await buildApi({ clickhouse: h.clickhouse, database: h.database, docs: false })
+  const slo = parseSloFile({ slos: [{ name: 'fleet-availability', objective: 99.5, window: '30d', kind: 'availability', filters: {} }] })
+  api = await buildApi({ clickhouse: h.clickhouse, database: h.database, docs: false, slo })
   base = await api.listen({ host: '127.0.0.1', port: 0 })
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
@@ -149,6 +151,17 @@ describe('dashboard in chromium over pipeline data', () => {
     const oomRows = await tableRows('table-oom')
     expect(oomRows.length).toBe(Math.min(12, oom.size))
     for (const r of oomRows) expect(oom.get(`${r['model']}|${r['resolution']}|${r['batch_size']}`)).toEqual({ requests: Number(r['requests']), ooms: Number(r['ooms']) })
+
+    // SLO panel: events and bad events over the SLO's 30 days (all produced requests), client
+    // errors excluded as the availability SLI defines them; the budget left as the API says.
+    const CLIENT = new Set(['invalid_input', 'safety_blocked', 'cancelled'])
+    const counted = requests.filter((e) => e.status === 'ok' || !CLIENT.has(e.error_type ?? ''))
+    const bad = counted.filter((e) => e.status !== 'ok').length
+    const [sloRow] = await tableRows('table-slo')
+    expect(sloRow).toMatchObject({ slo: 'fleet-availability', events: String(counted.length), bad: String(bad) })
+    const sloApi = (await apiJson('/v1/slo')).slos[0]
+    expect(Number(sloRow!['budget_remaining'])).toBe(sloApi.budget_remaining)
+    expect(sloApi.budget_remaining).toBeCloseTo(1 - bad / (counted.length * 0.005), 9)
 
     mkdirSync('test-results', { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })

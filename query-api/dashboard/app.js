@@ -82,6 +82,8 @@ async function load() {
       api('/v1/oom', { ...base, limit: 12 }),
     ])
     render(thr, lat, latTot, errs, avail, gpu, gpuAll, oom)
+    // SLOs cover their own 28/30-day windows, not the picked range; a failure here leaves the rest.
+    await api('/v1/slo', {}).then(renderSlo, (err) => renderSlo({ configured: false, error: String(err.message ?? err), slos: [] }))
     document.body.dataset.from = r.from
     document.body.dataset.to = r.to
     document.body.dataset.loads = String(++loads)
@@ -139,6 +141,33 @@ function render(thr, lat, latTot, errs, avail, gpu, gpuAll, oom) {
 
   bars('oom', oom.rows.filter((x) => x.ooms > 0))
   table('table-oom', ['model', 'resolution', 'batch_size', 'requests', 'ooms', 'oom_rate'], oom.rows.map((x) => [x.model, x.resolution, x.batch_size, x.requests, x.ooms, x.oom_rate]))
+}
+
+function renderSlo(slo) {
+  const el = $('slo')
+  el.textContent = ''
+  const fastest = (s) => s.burn_rates.reduce((m, b) => (b.long_burn_rate != null && (m == null || b.long_burn_rate > m.long_burn_rate) ? b : m), null)
+  for (const s of slo.slos) {
+    const row = document.createElement('div')
+    row.className = 'bar-row'
+    row.dataset.slo = s.name
+    row.innerHTML = `<span class="bar-label"></span><span class="bar-track"><span class="bar"></span></span><span class="bar-value"></span>`
+    row.querySelector('.bar-label').textContent = `${s.name} · ${s.objective_percent} % / ${s.window}`
+    const left = s.budget_remaining
+    const bar = row.querySelector('.bar')
+    bar.style.width = `${left == null ? 0 : left < 0 ? 100 : Math.min(1, left) * 100}%`
+    bar.style.background = left == null ? '#555' : left < 0 ? '#ef4444' : left < 0.25 ? '#facc15' : '#4ade80'
+    const f = fastest(s)
+    const firing = s.firing_alerts.map((a) => `${a.severity.toUpperCase()} ${a.pair}`).join(', ')
+    row.querySelector('.bar-value').textContent = `${left == null ? 'no traffic' : left < 0 ? `budget overspent by ${pct(-left)}` : pct(left) + ' left'} · SLI ${pct(s.sli)}${f ? ` · burn ${f.long_burn_rate.toFixed(1)}× (${f.pair})` : ''}${firing ? ` · FIRING ${firing}` : ''}`
+    if (firing) row.classList.add('firing')
+    el.appendChild(row)
+  }
+  if (slo.slos.length === 0) {
+    const why = slo.error ?? (slo.configured ? 'No SLO matches.' : 'No SLOs configured: point DIFFWATCH_SLO_FILE at a file like docs/slo.example.json.')
+    el.appendChild(Object.assign(document.createElement('p'), { className: 'empty', textContent: why }))
+  }
+  table('table-slo', ['slo', 'objective_percent', 'events', 'bad', 'sli', 'budget_remaining', 'firing'], slo.slos.map((s) => [s.name, s.objective_percent, s.events, s.bad, s.sli, s.budget_remaining, s.firing_alerts.length]))
 }
 
 function schedule() {
