@@ -66,6 +66,9 @@ const ROUTES = [
   { name: 'latency percentiles 24 h', url: '/v1/latency/percentiles?from=-24h' },
   { name: 'latency series 24 h, 1 min', url: '/v1/latency/series?from=-24h&step=1m' },
   { name: 'throughput 30 d, 1 h', url: '/v1/throughput?from=-30d&step=1h' },
+  { name: 'errors by type 24 h', url: '/v1/errors?from=-24h&step=1h' },
+  { name: 'capacity report 24 h', url: '/v1/reports/capacity?from=-24h' },
+  { name: 'trend report 30 d', url: '/v1/reports/trend?from=-30d' },
 ]
 
 export const queryLatency: Scenario = {
