@@ -64,7 +64,8 @@ describe('transformer: transient failures', () => {
 
   beforeAll(async () => {
     h = await createPipelineHarness({ partitions: 3, env: { WINDOW_SECONDS: String(WINDOW_S), RETRY_INITIAL_MS: '50', RETRY_MAX_MS: '400', READY_STALL_MS: '1000', SESSION_TIMEOUT_MS: '6000', HEARTBEAT_INTERVAL_MS: '500' } })
-    producer = testKafka().producer()
+    // Idempotent: a retry across the broker restart must not write an event twice into the topic.
+    producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 })
     await producer.connect()
     sink.current = faultySink(createRowSink(h.clickhouse))
     t = await h.startTransformer({}, { sink: sink.current })
@@ -112,6 +113,8 @@ describe('transformer: transient failures', () => {
     kafkaScript('start')
     await sendAll(producer, topic, add(4))
     await waitForCommitted(h.kafka.admin, h.groupId, [topic])
+    // The topic holds each event once (the producer is idempotent): any duplicate below is the transformer's.
+    expect(sum(await topicEndOffsets(h.kafka.admin, topic))).toBe(all.requests.length)
     await expectExactlyOnce(h, all)
     expect(t.stats.deadLetters).toBe(0)
   })
