@@ -4,7 +4,7 @@
  * counters follow the stats' totals (never decrease), gauges are set at scrape time, and chunk
  * insert durations are drained into the histogram. Metric names come from METRIC_NAMES.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { METRIC_NAMES, type TransformerStats } from './stats.ts'
 
 export type MetricsSource = { readonly stats: TransformerStats; ready(): boolean; alive?(): boolean }
@@ -27,6 +27,9 @@ function splitKey(key: string): { topic: string; partition: string } {
 export function createTransformerMetrics(source: MetricsSource, registry = new Registry()): Registry {
   const s = () => source.stats
   const seen = new Map<string, number>()
+  // The process itself (resident memory, event-loop delay, open fds and handles, GC): what an
+  // operator and the chaos suite's soak watch for leaks.
+  collectDefaultMetrics({ register: registry })
   let rateAt = { ms: Date.now(), events: s().eventsProcessed }
 
   const counter = (name: string, help: string, read: () => number) =>
