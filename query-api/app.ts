@@ -24,7 +24,7 @@ import { registerGuard, type AuthMode } from './auth/guard.ts'
 import type { KeyVerifier } from './auth/key-verifier.ts'
 import { registerRequestLog } from './auth/request-log.ts'
 import { DEFAULT_QUERY_LIMITS, DEFAULT_SQL_LIMITS, type QueryLimits, type RateLimits, type SqlLimits } from './config.ts'
-import { PROBLEM_CONTENT_TYPE, problem, toProblem } from './errors.ts'
+import { apiError, PROBLEM_CONTENT_TYPE, problem, toProblem } from './errors.ts'
 import type { RouteContext } from './routes/context.ts'
 import { availabilityRoutes } from './routes/availability.ts'
 import { dashboardRoutes } from './routes/dashboard.ts'
@@ -42,6 +42,9 @@ import type { SloConfig } from './slo/config.ts'
 import { sqlRoutes } from './routes/sql.ts'
 import { throughputRoutes } from './routes/throughput.ts'
 import { createStore } from './store.ts'
+import { registerStrictJson } from './strict-json.ts'
+
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const
 
 export type BuildApiOptions = {
   clickhouse: ClickHouseClient
@@ -100,9 +103,22 @@ export async function buildApi(options: BuildApiOptions): Promise<FastifyInstanc
     const body = problem('API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}: see /docs or /openapi.json for the routes`)
     return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(body)
   })
+  registerStrictJson(app)
 
   registerGuard(app, { auth: options.auth?.mode ?? 'off', verifier: options.auth?.verifier, rateLimits: options.rateLimits, now: options.now })
   registerRequestLog(app)
+  // A known path asked with another method is a 405 with Allow (RFC 9110), not a 404 (found by
+  // schemathesis' unsupported_method check, api-attack chaos scenario). A hook, not the 404
+  // handler: for body methods (POST, QUERY) Fastify's body parsing would answer first. After
+  // the guard, so a /v1 path still needs its key and counts against the rate limit first.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url !== undefined) return
+    const path = request.url.split('?')[0] ?? ''
+    const allow = ROUTE_METHODS.filter((method) => app.hasRoute({ method, url: path }))
+    if (allow.length === 0) return
+    reply.header('allow', allow.join(', '))
+    throw apiError('API_METHOD_NOT_ALLOWED', `${path} does not answer ${request.method}: use ${allow.join(' or ')}`)
+  })
 
   await app.register(swagger, {
     openapi: {

@@ -20,6 +20,7 @@ export const API_ERRORS = Object.freeze({
   API_UNAUTHORIZED: { status: 401, title: 'Unauthorized' },
   API_FORBIDDEN: { status: 403, title: 'Forbidden' },
   API_NOT_FOUND: { status: 404, title: 'Not found' },
+  API_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   API_SQL_TIMEOUT: { status: 422, title: 'SQL time limit exceeded' },
   API_SQL_LIMIT_EXCEEDED: { status: 422, title: 'SQL limit exceeded' },
   API_RATE_LIMITED: { status: 429, title: 'Too many requests' },

@@ -76,7 +76,11 @@ export function registerGuard(app: FastifyInstance, options: GuardOptions): void
   }
 
   app.addHook('onRequest', async (request, reply) => {
-    const path = request.url.split('?')[0] ?? ''
+    // The scope comes from the route the router matched, not from the raw URL: the router decodes
+    // percent-escapes, so `/v1/%73ql` reaches the SQL route while its raw text reads as a `read`
+    // path (found by the api-attack chaos scenario: a read key could run SQL). Unmatched URLs
+    // fall back to the raw path, so a /v1 404 still needs a key and is rate limited.
+    const path = request.routeOptions.url ?? request.url.split('?')[0] ?? ''
     const scope = scopeFor(path)
     if (scope === undefined) return
     const ipClient = `ip:${request.ip}`

@@ -11,6 +11,7 @@ import { TABLES } from '../../migrations/tables.ts'
 import { noteRead } from '../auth/request-log.ts'
 import type { SqlLimits } from '../config.ts'
 import { CSV_CONTENT_TYPE, toCsv, type CsvCell } from '../csv.ts'
+import { apiError } from '../errors.ts'
 import { closed, FormatParam, problemResponses } from '../schemas.ts'
 import { DENIED_TABLES, type SqlPolicy } from '../sql-guard.ts'
 import { runSql, type SqlParamValue } from '../sql-guard-engine.ts'
@@ -60,7 +61,9 @@ export function sqlRoutes(options: SqlRouteOptions): FastifyPluginAsyncTypebox {
         body: Type.Object(
           {
             query: Type.String({ minLength: 1, description: 'One SELECT statement' }),
-            params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), ParamValue, { description: 'Values of the {name:Type} placeholders' })),
+            // Closed: a name off the pattern could never be referenced, and was accepted unchecked
+            // (schemathesis' negative_data_rejection, api-attack chaos scenario).
+            params: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }), ParamValue, { description: 'Values of the {name:Type} placeholders', ...closed })),
             format: Type.Optional(FormatParam),
             maxRows: Type.Optional(Type.Integer({ minimum: 1, maximum: options.limits.maxResultRows, description: `Most rows returned (default and upper bound ${options.limits.maxResultRows})` })),
           },
@@ -70,6 +73,16 @@ export function sqlRoutes(options: SqlRouteOptions): FastifyPluginAsyncTypebox {
           200: { description: 'Rows', content: { 'application/json': { schema: SqlResponse }, 'text/csv': { schema: Type.String() } } },
           ...problemResponses([400, 401, 403, 422, 429, 500, 503]),
         },
+      },
+      // The API's Ajv coerces types (query strings arrive as text), which turned a body's
+      // `"query": false` into the SQL `false` and ran it (schemathesis' negative_data_rejection,
+      // api-attack chaos scenario). A JSON body has real types: check them before coercion.
+      preValidation: async (request) => {
+        const body = request.body as Record<string, unknown> | null
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) return
+        if ('query' in body && typeof body['query'] !== 'string') throw apiError('API_BAD_REQUEST', 'body/query must be a string holding one SELECT')
+        if ('maxRows' in body && typeof body['maxRows'] !== 'number') throw apiError('API_BAD_REQUEST', 'body/maxRows must be a number')
+        if ('format' in body && typeof body['format'] !== 'string') throw apiError('API_BAD_REQUEST', "body/format must be 'json' or 'csv'")
       },
     }, async (request, reply) => {
       const { query, params, format, maxRows } = request.body

@@ -3,6 +3,7 @@
  * is one import and one entry (test/chaos/scenario.ts is the contract).
  */
 import type { ChaosScenario } from '../scenario.ts'
+import { apiAttack } from './api-attack.ts'
 import { badInputGateway } from './bad-input-gateway.ts'
 import { badInputImport } from './bad-input-import.ts'
 import { badInputKafka } from './bad-input-kafka.ts'
@@ -13,6 +14,7 @@ import { clickhouseDiskFull } from './clickhouse-disk-full.ts'
 import { clickhouseOutage } from './clickhouse-outage.ts'
 import { transformerGroup } from './transformer-group.ts'
 import { transformerSigkill } from './transformer-sigkill.ts'
+import { soak } from './soak.ts'
 
 export const SCENARIOS: ChaosScenario[] = [
   transformerSigkill,
@@ -25,4 +27,6 @@ export const SCENARIOS: ChaosScenario[] = [
   badInputKafka,
   badInputGateway,
   badInputImport,
+  apiAttack,
+  soak,
 ]
