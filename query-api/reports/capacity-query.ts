@@ -9,9 +9,10 @@
  * but counted as arrivals. Values only as query parameters; identifiers are fixed.
  */
 import { RESOLUTION_BUCKET_SQL, STEPS_BUCKET_SQL } from '../dimensions.ts'
+import { reportFilterSql, type ReportFilters } from './report-filters.ts'
 import { chDateTime64, num, numOrNull, qualifiedTable, selectRows, type Store } from '../store.ts'
 
-export type CapacityFilters = { models?: string[] | undefined; gpuTypes?: string[] | undefined }
+export type CapacityFilters = ReportFilters
 
 const SERVICE_MS =
   'if(dequeued_at IS NULL, NULL, toFloat64(toUnixTimestamp64Milli(coalesce(inference_end_at, completed_at)) - toUnixTimestamp64Milli(dequeued_at)))'
@@ -38,16 +39,7 @@ export type ServiceRow = {
 }
 
 function where(filters: CapacityFilters, params: Record<string, unknown>): string {
-  let sql = "completed_at >= {from:DateTime64(3, 'UTC')} AND completed_at < {to:DateTime64(3, 'UTC')}"
-  if (filters.models && filters.models.length > 0) {
-    params['models'] = filters.models
-    sql += ' AND model IN {models:Array(String)}'
-  }
-  if (filters.gpuTypes && filters.gpuTypes.length > 0) {
-    params['gpu_types'] = filters.gpuTypes
-    sql += ' AND gpu_type IN {gpu_types:Array(String)}'
-  }
-  return sql
+  return "completed_at >= {from:DateTime64(3, 'UTC')} AND completed_at < {to:DateTime64(3, 'UTC')}" + reportFilterSql(filters, params)
 }
 
 /**

@@ -7,24 +7,14 @@
  * the request figures; GPU utilization is fleet-wide (GPU samples do not carry a model).
  */
 import { chDateTime64, num, numOrNull, qualifiedTable, selectRows, type Store } from '../store.ts'
+import { reportFilterSql, type ReportFilters } from './report-filters.ts'
 
-export type TrendFilters = { models?: string[] | undefined; gpuTypes?: string[] | undefined }
+export type TrendFilters = ReportFilters
 export type DayVolume = { day: number; requests: number; errors: number; images: number }
 export type DayP95 = { day: number; p95: number | null; n: number }
 export type DayGpu = { day: number; samples: number; util_sum: number; busy_samples: number }
 
-function filterSql(filters: TrendFilters, params: Record<string, unknown>): string {
-  let sql = ''
-  if (filters.models && filters.models.length > 0) {
-    params['models'] = filters.models
-    sql += ' AND model IN {models:Array(String)}'
-  }
-  if (filters.gpuTypes && filters.gpuTypes.length > 0) {
-    params['gpu_types'] = filters.gpuTypes
-    sql += ' AND gpu_type IN {gpu_types:Array(String)}'
-  }
-  return sql
-}
+const filterSql = reportFilterSql
 
 const dayMs = (v: unknown) => num(v) * 1000
 

@@ -15,7 +15,7 @@ import type { ChaosContext, ChaosRow, ChaosScenario } from '../scenario.ts'
 import { committedOffsets, createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import { startClickHouseProcess, type ClickHouseProcess } from './clickhouse-process.ts'
 import { checkTables } from './transformer-sigkill.ts'
-import { collectLines, groupLag, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
+import { collectLines, groupLag, healthUrl, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
 import { chaosSeed, checkStored, deadLetterCount, produceStream, rssMiB, sleep } from './transformer-stream.ts'
 
 /** RSS growth while paused above which the member is taken to buffer instead of pausing. */
@@ -32,18 +32,6 @@ async function readyStatus(url: string | undefined): Promise<number | string> {
   } catch {
     return 'unreachable'
   }
-}
-
-function healthUrl(lines: string[]): string | undefined {
-  for (const l of lines) {
-    if (!l.includes('transformer metrics and health listening')) continue
-    try {
-      return (JSON.parse(l) as { url?: string }).url
-    } catch {
-      return undefined
-    }
-  }
-  return undefined
 }
 
 async function runOutage(ctx: ChaosContext, ch: ClickHouseProcess, o: Outage, seed: number): Promise<ChaosRow> {

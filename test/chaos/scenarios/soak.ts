@@ -15,7 +15,7 @@ import { migrate } from '../../../migrations/runner.ts'
 import type { ChaosContext, ChaosRow, ChaosScenario } from '../scenario.ts'
 import { createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import { startClickHouseProcess } from './clickhouse-process.ts'
-import { collectLines, groupLag, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
+import { collectLines, groupLag, healthUrl, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
 import { chaosSeed, checkStored, deadLetterCount, produceStream, sleep } from './transformer-stream.ts'
 
 const RATE = 1_000
@@ -44,18 +44,6 @@ function parseMetrics(text: string): { rssMiB: number; loopP99Ms: number; openFd
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length === 0 ? Number.NaN : s[Math.floor(s.length / 2)]!
-}
-
-function healthUrl(lines: string[]): string | undefined {
-  for (const l of lines) {
-    if (!l.includes('transformer metrics and health listening')) continue
-    try {
-      return (JSON.parse(l) as { url?: string }).url
-    } catch {
-      return undefined
-    }
-  }
-  return undefined
 }
 
 async function run(ctx: ChaosContext): Promise<ChaosRow[]> {

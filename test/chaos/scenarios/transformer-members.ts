@@ -134,3 +134,16 @@ export async function untilCaughtUp(admin: Admin, groupId: string, topics: strin
     await sleep(250)
   }
 }
+
+/** The /metrics and /readyz base URL a member logged at start-up, if it did. */
+export function healthUrl(lines: string[]): string | undefined {
+  for (const l of lines) {
+    if (!l.includes('transformer metrics and health listening')) continue
+    try {
+      return (JSON.parse(l) as { url?: string }).url
+    } catch {
+      return undefined
+    }
+  }
+  return undefined
+}
