@@ -151,6 +151,13 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
+PROPS
+  small_machine_props 4 >>"$props"
+}
+
+# Settings every broker of ours shares, appended to its properties; $1 = I/O threads.
+small_machine_props() {
+  cat <<PROPS
 
 # Tests start consumer groups all the time; the default 3 s wait before the first rebalance
 # would be added to each of them.
@@ -158,7 +165,7 @@ group.initial.rebalance.delay.ms=0
 
 # Sized for one small machine.
 num.network.threads=2
-num.io.threads=4
+num.io.threads=$1
 log.cleaner.dedupe.buffer.size=16777216
 log.segment.bytes=268435456
 log.retention.hours=24
@@ -330,14 +337,8 @@ transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=4
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
-group.initial.rebalance.delay.ms=0
-
-num.network.threads=2
-num.io.threads=2
-log.cleaner.dedupe.buffer.size=16777216
-log.segment.bytes=268435456
-log.retention.hours=24
 PROPS
+  small_machine_props 2 >>"$props"
 }
 
 cluster_id() {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClickHouseClient } from '@clickhouse/client'
+import { Rng } from '../../ingest/simulator/prng.ts'
 import { openClickHouse } from '../../migrations/clickhouse.ts'
 import { createTestTopics, kafkaBrokers, testKafka, uniqueName, waitForCommitted, type TestTopics } from '../support/kafka.ts'
 import { expectedGpuWindows, expectedRequestWindows, fleetTraffic, gpuWindowMap, requestWindowMap, sendTraffic, storedWindowsSql, type FleetTraffic } from '../support/fleet-truth.ts'
@@ -21,16 +22,10 @@ import { spawnTransformer, type TransformerProcess } from '../support/transforme
 const WINDOW_S = 10
 const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1_000_000)
 
-/** mulberry32: a small seeded generator, so a failing kill schedule can be replayed. */
+/** Uniform [0, 1) from the simulator's seeded generator, so a failing kill schedule can be replayed. */
 function rng(s: number): () => number {
-  let a = s >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
+  const r = new Rng(s)
+  return () => r.next()
 }
 
 type Scenario = { name: string; dedup: boolean; kills: number; topics: TestTopics; database: string; groupId: string; traffic: FleetTraffic; killed: number }

@@ -17,19 +17,9 @@ import { recentTraffic } from '../support/paced-sdk.ts'
 import { compareStored, storedCounts } from '../support/stored-counts.ts'
 import { chaosKafka, createScenarioTopics, readTopic, waitForNoLag } from '../support/topics.ts'
 import { startTransformerChild } from '../support/transformer-child.ts'
+import { seededRandom } from './transformer-stream.ts'
 
 type Outgoing = { key: string; value: Buffer | null }
-
-/** mulberry32, for a reproducible interleaving. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
 
 export const badInputKafka: ChaosScenario = {
   name: 'bad-input-kafka',
@@ -49,7 +39,7 @@ export const badInputKafka: ChaosScenario = {
       const requests: Outgoing[] = traffic.requests.map((e) => ({ key: e.worker_id, value: codec.encodeRequestEvent(e) }))
       const bad: Outgoing[] = []
       for (const k of MALFORMED_KINDS) for (let i = 0; i < perKind; i++) bad.push({ key: `bad|${k.kind}|${i}`, value: k.make(i, now) })
-      const random = rng(7)
+      const random = seededRandom(7) // a reproducible interleaving
       const mixed = [...requests, ...bad]
       for (let i = mixed.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1))

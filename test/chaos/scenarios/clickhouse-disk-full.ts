@@ -15,9 +15,9 @@ import { join } from 'node:path'
 import type { ChaosContext, ChaosRow, ChaosScenario } from '../scenario.ts'
 import { createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import { startClickHouseProcess } from './clickhouse-process.ts'
-import { checkTables } from './transformer-sigkill.ts'
+import { corruptionProblems } from './transformer-sigkill.ts'
 import { collectLines, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
-import { chaosSeed, checkStored, deadLetterCount, emptyTruth, produceStream, sleep, type StreamTruth } from './transformer-stream.ts'
+import { chaosSeed, checkStored, faultRowCounts, emptyTruth, produceStream, sleep, type StreamTruth } from './transformer-stream.ts'
 
 const LIMIT_BYTES = 16 * 1024
 
@@ -100,12 +100,10 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     try {
       const client = await ch.client(database)
       const stored = await checkStored(client, database, merge(before, during))
-      const corrupt = await checkTables(client, database)
-      if (corrupt.length > 0) problems.push(`CHECK TABLE failed for ${corrupt.join(', ')}`)
+      problems.push(...(await corruptionProblems(client, database)))
       return [{
         scenario: 'clickhouse-disk-full', case: `embedded, file-size limit ${LIMIT_BYTES / 1024} KiB for ${fullS} s`, group: 'fault',
-        produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
-        deadLettered: await deadLetterCount(topics.admin, topics.topics.deadLetter), expectedDeadLetters: 0,
+        ...(await faultRowCounts(stored, topics.admin, topics.topics.deadLetter)),
         figures: { fullS, errorCodes: codes.join(',') || 'none', readyzWhileFull: ready, consumerCrashes: crashes, recoverS: Math.round(recoverS * 10) / 10, tablesChecked: 'CHECK TABLE' },
         problems: [...problems, ...stored.problems],
       }]

@@ -16,7 +16,7 @@ import { committedOffsets, createTestTopics, testKafka, uniqueName } from '../..
 import { startClickHouseProcess, type ClickHouseProcess } from './clickhouse-process.ts'
 import { checkTables } from './transformer-sigkill.ts'
 import { collectLines, groupLag, healthUrl, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
-import { chaosSeed, checkStored, deadLetterCount, produceStream, rssMiB, sleep } from './transformer-stream.ts'
+import { chaosSeed, checkStored, faultRowCounts, produceStream, rssMiB, sleep } from './transformer-stream.ts'
 
 /** RSS growth while paused above which the member is taken to buffer instead of pausing. */
 const RSS_BOUND_MIB = 256
@@ -119,8 +119,7 @@ async function runOutage(ctx: ChaosContext, ch: ClickHouseProcess, o: Outage, se
     if (corrupt.length > 0) problems.push(`CHECK TABLE failed after the crash for ${corrupt.join(', ')}`)
     return {
       scenario: 'clickhouse-outage', case: `${o.how === 'SIGKILL' ? 'crashed' : 'stopped'} ${o.downS} s`, group: 'fault',
-      produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
-      deadLettered: await deadLetterCount(topics.admin, topics.topics.deadLetter), expectedDeadLetters: 0,
+      ...(await faultRowCounts(stored, topics.admin, topics.topics.deadLetter)),
       figures: {
         downS: o.downS, lagAtRestart, recoverS: Math.round(recoverS * 10) / 10, baselineRssMiB: Math.round(baseline), peakRssPausedMiB: Math.round(peak),
         readyz503AfterS: notReadyAfterS, retryLogLines: retries,

@@ -16,7 +16,7 @@ import type { ChaosContext, ChaosRow, ChaosScenario } from '../scenario.ts'
 import { createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import { startClickHouseProcess } from './clickhouse-process.ts'
 import { collectLines, groupLag, healthUrl, linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
-import { chaosSeed, checkStored, deadLetterCount, produceStream, sleep } from './transformer-stream.ts'
+import { chaosSeed, checkStored, faultRowCounts, produceStream, sleep } from './transformer-stream.ts'
 
 const RATE = 1_000
 const FAULT_EVERY_S = 60
@@ -122,8 +122,7 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     const fig = (k: 'rssMiB' | 'openFds' | 'handles' | 'loopP99Ms') => `${Math.round(median(first.map((s) => s[k])))}->${Math.round(median(lastThird.map((s) => s[k])))}`
     return [{
       scenario: 'soak', case: `${durationS / 60} min at ${RATE} ev/s, ClickHouse crashed ${FAULT_DOWN_S} s every ${FAULT_EVERY_S} s`, group: 'soak',
-      produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
-      deadLettered: await deadLetterCount(topics.admin, topics.topics.deadLetter), expectedDeadLetters: 0,
+      ...(await faultRowCounts(stored, topics.admin, topics.topics.deadLetter)),
       figures: {
         faults: faults.length, samples: samples.length, rssMiB: fig('rssMiB'), maxRssMiB: Math.round(Math.max(...quiet.map((s) => s.rssMiB))),
         loopP99Ms: fig('loopP99Ms'), maxLoopP99Ms: Math.round(Math.max(...quiet.map((s) => s.loopP99Ms))), openFds: fig('openFds'), handles: fig('handles'),

@@ -17,7 +17,7 @@ import { createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import type { TransformerProcess } from '../../support/transformer-process.ts'
 import { startClickHouseProcess } from './clickhouse-process.ts'
 import { linesOf, Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
-import { chaosSeed, checkStored, deadLetterCount, produceStream, sleep } from './transformer-stream.ts'
+import { chaosSeed, checkStored, faultRowCounts, produceStream, sleep } from './transformer-stream.ts'
 
 const SESSION_TIMEOUT_MS = 6_000
 
@@ -109,8 +109,7 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     const stored = await checkStored(await ch.client(database), database, truth)
     return [{
       scenario: 'transformer-group', case: `3 members: ${restarts} rolling restarts + zombie stopped ${Math.round(stoppedS)} s`, group: 'fault',
-      produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
-      deadLettered: await deadLetterCount(topics.admin, topics.topics.deadLetter), expectedDeadLetters: 0,
+      ...(await faultRowCounts(stored, topics.admin, topics.topics.deadLetter)),
       figures: {
         restarts, groupJoins: joins, zombieStoppedS: Math.round(stoppedS * 10) / 10, zombieFencedLines: fenced, zombieInsertsAfterResume: insertsAfter,
         zombieAlive: zombieAlive ? 'yes' : 'no', catchUpS: Math.round(catchUp * 10) / 10,

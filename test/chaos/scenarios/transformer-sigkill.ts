@@ -14,7 +14,7 @@ import type { ChaosContext, ChaosRow, ChaosScenario } from '../scenario.ts'
 import { createTestTopics, testKafka, uniqueName } from '../../support/kafka.ts'
 import { startClickHouseProcess } from './clickhouse-process.ts'
 import { Members, memberEnv, untilCaughtUp, waitForLine } from './transformer-members.ts'
-import { chaosSeed, checkStored, deadLetterCount, produceStream, seededRandom, sleep } from './transformer-stream.ts'
+import { chaosSeed, checkStored, faultRowCounts, produceStream, seededRandom, sleep } from './transformer-stream.ts'
 
 const KILLS = 20
 
@@ -60,14 +60,12 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     const wall = (Date.now() - t0) / 1000
     const ch = await startClickHouseProcess(dataPath)
     try {
-      const stored = await checkStored(await ch.client(database), database, truth)
-      const check = await ch.client(database)
-      const corrupt = await checkTables(check, database)
-      if (corrupt.length > 0) problems.push(`CHECK TABLE failed for ${corrupt.join(', ')}`)
+      const client = await ch.client(database)
+      const stored = await checkStored(client, database, truth)
+      problems.push(...(await corruptionProblems(client, database)))
       return [{
         scenario: 'transformer-sigkill', case: `${killed} SIGKILLs over ${truth.requests + truth.samples} events`, group: 'fault',
-        produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
-        deadLettered: await deadLetterCount(topics.admin, topics.topics.deadLetter), expectedDeadLetters: 0,
+        ...(await faultRowCounts(stored, topics.admin, topics.topics.deadLetter)),
         figures: { kills: killed, seed, finalCatchUpS: Math.round(catchUp * 10) / 10, wallS: Math.round(wall), peakRssMiB: Math.round(members.peakRss) },
         problems: [...problems, ...stored.problems],
       }]
@@ -79,6 +77,12 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     await producer.disconnect()
     await topics.cleanup()
   }
+}
+
+/** A problem line naming the tables whose CHECK TABLE failed; none when all are intact. */
+export async function corruptionProblems(client: import('@clickhouse/client').ClickHouseClient, database: string): Promise<string[]> {
+  const corrupt = await checkTables(client, database)
+  return corrupt.length > 0 ? [`CHECK TABLE failed for ${corrupt.join(', ')}`] : []
 }
 
 /** Tables of `database` whose CHECK TABLE does not report every part as fine. */

@@ -9,6 +9,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { Producer } from 'kafkajs'
 import { createFleetSimulator } from '../../../ingest/simulator/event-generator.ts'
 import { DEFAULT_FLEET_CONFIG, hostsForEventRate } from '../../../ingest/simulator/fleet-model.ts'
+import { Rng } from '../../../ingest/simulator/prng.ts'
 import { createCodec } from '../../../schemas/codec.ts'
 import type { TopicSet } from '../../../schemas/topics.ts'
 import { windowStartSec } from '../../../transform/window-aggregator.ts'
@@ -156,6 +157,17 @@ export async function checkStored(client: ClickHouseClient, database: string, tr
 }
 
 /** Dead letters on the stream's DLQ topic (the end offsets of its partitions). */
+/**
+ * The count fields of a fault row: what the stored check found, and the dead letters on the
+ * topic, of which a fault scenario expects none (every event it produces is valid).
+ */
+export async function faultRowCounts(stored: StoredCheck, admin: import('kafkajs').Admin, dlqTopic: string) {
+  return {
+    produced: stored.produced, delivered: stored.delivered, lost: stored.lost, duplicated: stored.duplicated,
+    deadLettered: await deadLetterCount(admin, dlqTopic), expectedDeadLetters: 0,
+  }
+}
+
 export async function deadLetterCount(admin: import('kafkajs').Admin, dlqTopic: string): Promise<number> {
   const offsets = await admin.fetchTopicOffsets(dlqTopic)
   return offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0)
@@ -173,16 +185,10 @@ export async function rssMiB(pid: number | undefined): Promise<number> {
   }
 }
 
-/** mulberry32: a seeded generator, so a failing fault schedule can be replayed with CHAOS_SEED. */
+/** Uniform [0, 1) from the simulator's seeded generator, so a fault schedule replays with CHAOS_SEED. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
+  const rng = new Rng(seed)
+  return () => rng.next()
 }
 
 export function chaosSeed(): number {
