@@ -4,6 +4,7 @@
  * kafkajs, so the client can be replaced without touching the protocol.
  */
 import { Kafka, logLevel, type Admin, type Consumer, type Producer, type IHeaders, CompressionTypes } from 'kafkajs'
+import { sendBatchChecked, type PartitionRecorder } from '../ingest/checked-send.ts'
 import { DiffwatchError } from '../schemas/errors.ts'
 import { DLQ_HEADERS } from '../schemas/topics.ts'
 import type { ChunkPlan } from './chunk-planner.ts'
@@ -148,9 +149,14 @@ export function deadLetterRequests<M extends { key: Buffer | null; value: Buffer
   return requests
 }
 
-export async function sendDeadLetters(producer: Producer, dlqTopic: string, records: DeadLetter[]): Promise<void> {
+/**
+ * Sends a chunk's dead letters, every partition's acknowledgement checked: kafkajs can resolve a
+ * send whose partitions it skipped after a leader change (ingest/checked-send.ts), and a dead
+ * letter lost that way would leave a rejected message without a trace.
+ */
+export async function sendDeadLetters(producer: Producer, recorder: PartitionRecorder, dlqTopic: string, records: DeadLetter[]): Promise<void> {
   for (const messages of deadLetterRequests(deadLetterMessages(records))) {
-    await producer.send({ topic: dlqTopic, acks: -1, compression: CompressionTypes.None, messages })
+    await sendBatchChecked(producer, recorder, [{ topic: dlqTopic, messages }], CompressionTypes.None)
   }
 }
 

@@ -18,7 +18,8 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { ClickHouseClient } from '@clickhouse/client'
-import { Partitioners, type Admin, type Consumer, type EachBatchPayload, type Producer } from 'kafkajs'
+import type { Admin, Consumer, EachBatchPayload, Producer } from 'kafkajs'
+import { partitionRecorder, type PartitionRecorder } from '../ingest/checked-send.ts'
 import type { Codec } from '../schemas/codec.ts'
 import { DiffwatchError, errorMessage, isDiffwatchError } from '../schemas/errors.ts'
 import { topicSet, type TopicSet } from '../schemas/topics.ts'
@@ -70,6 +71,8 @@ class TransformerRuntime implements Transformer {
   private readonly c: Readonly<TransformConfig>
   private readonly consumer: Consumer
   private readonly producer: Producer
+  /** Partitions the producer chose per dead letter, so each send can be checked (kafka-io.ts). */
+  private readonly partitions: PartitionRecorder = partitionRecorder()
   private readonly admin: Admin
   private readonly sink: RowSink
   private readonly lock = new AsyncLock()
@@ -101,7 +104,7 @@ class TransformerRuntime implements Transformer {
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10, restartOnFailure: async (err) => { deps.log.error('consumer crashed; restarting', { error: errorMessage(err) }); return !this.stopping } },
     })
-    this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner })
+    this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: this.partitions.createPartitioner })
     this.admin = kafka.admin()
     this.sink = deps.sink ?? rowSinkFor(deps.clickhouse, this.c.CLICKHOUSE_URL ? 'server' : 'embedded')
     this.flushes = new FlushPipeline(this.c.TRANSFORM_MAX_INFLIGHT_CHUNKS, (err) => {
@@ -291,7 +294,7 @@ class TransformerRuntime implements Transformer {
     const writes = chunk.content.writes()
     const ports: FlushPorts = {
       recordPlan: (tp, p, plan) => recordPlan(this.consumer, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
-      sendDeadLetters: (records) => sendDeadLetters(this.producer, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
+      sendDeadLetters: (records) => sendDeadLetters(this.producer, this.partitions, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
       // The dedup knob is off only in the crash test's control run: a fresh token per attempt
       // makes a replayed chunk land twice, which proves the test can see duplicates.
       insert: async (write, token) => {
