@@ -1,15 +1,16 @@
 /**
  * The SDK's bounded buffer of encoded records. Guarantees: it never holds more than `capacity`
- * records, counting those of the batch in flight (taken, not yet acknowledged); when full, the record being added is dropped and counted (drop-newest, so what is
- * already queued keeps its order and nothing sent out of order); records leave in the order they
- * came, and a batch that failed to send goes back to the front, still in order.
+ * records, counting those of the batch in flight (taken, not yet acknowledged, perhaps being
+ * retried); when full, the record being added is dropped and counted (drop-newest, so what is
+ * already queued keeps its order and nothing is sent out of order); records leave in the order
+ * they came.
  */
 import type { OutgoingRecord } from './kafka-transport.ts'
 
 export class SendBuffer {
   private items: OutgoingRecord[] = []
   private head = 0
-  /** Records taken by `take` and not yet settled by `acknowledge` or `requeue`. */
+  /** Records taken by `take` and not yet settled by `acknowledge`. */
   inFlight = 0
   dropped = 0
 
@@ -45,14 +46,6 @@ export class SendBuffer {
   /** The batch taken last was acknowledged by Kafka. */
   acknowledge(batch: readonly OutgoingRecord[]): void {
     this.inFlight -= batch.length
-  }
-
-  /** Puts a batch that could not be sent back in front of everything else. */
-  requeue(batch: readonly OutgoingRecord[]): void {
-    this.inFlight -= batch.length
-    const rest = this.items.slice(this.head)
-    this.items = [...batch, ...rest]
-    this.head = 0
   }
 
   /** Empties the buffer, counting what it held as dropped; returns that count. */

@@ -46,6 +46,27 @@ describe('worker SDK buffering', () => {
     expect(t.counters()).toEqual({ sent: 7, dropped: 0, rejected: 0, buffered: 0, errors: 2 })
   })
 
+  it('a failed batch is retried as the same array, nothing added, before newer records', async () => {
+    const transport = new FakeTransport()
+    transport.up = false
+    const t = telemetry(transport, { batchSize: 10 })
+    const attempts = async (n: number): Promise<void> => {
+      while (transport.attempts < n) await new Promise((r) => setTimeout(r, 1))
+    }
+    for (let i = 0; i < 3; i++) t.recordRequest(event(i))
+    await attempts(1) // the partial batch of 3 left after its linger, and failed
+    for (let i = 3; i < 6; i++) t.recordRequest(event(i))
+    await attempts(3)
+    transport.up = true
+    expect(await t.flush(2000)).toBe(true)
+    // The transport recognises a retry by identity: only then may it resend under the same producer id.
+    expect(transport.given[0]).toBe(transport.given[1])
+    expect(transport.given[1]).toBe(transport.given[3])
+    expect(transport.given[3]).toHaveLength(3)
+    expect(transport.batches).toEqual([3, 3])
+    expect(idsOf(transport)).toEqual(ids(0, 6))
+  })
+
   it('close() flushes what waits for its linger, then closes the transport', async () => {
     const transport = new FakeTransport()
     const t = telemetry(transport, { lingerMs: 60_000 })

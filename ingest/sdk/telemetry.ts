@@ -11,8 +11,9 @@
  *   owned by the SDK. Events given to recordRequest/recordGpuSample are encoded at once (the
  *   caller keeps its object), and their return value also reports rejection.
  * - A background loop sends batches of up to `batchSize` records after `lingerMs` (at once when a
- *   batch is full), compressed, acks = -1, through an idempotent producer. A failed batch goes
- *   back to the front of the buffer and is retried with exponential backoff, so order is kept.
+ *   batch is full), compressed, acks = -1, through an idempotent producer. A failed batch is
+ *   retried as it is (the same records, nothing added) with exponential backoff before anything
+ *   newer: order is kept, and the broker recognises a copy of what had landed (kafka-transport).
  * - `flush()` resolves when everything buffered was acknowledged (or its timeout passed);
  *   `close()` stops intake, flushes, counts what is left as dropped, and closes the client.
  * - Counters: sent + dropped + rejected + buffered (incl. in flight) = records offered.
@@ -87,6 +88,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   let timer: NodeJS.Timeout | null = null
   let sending = false
   let backoff = 0
+  /** The batch whose send failed: sent again as it is before anything else is taken. */
+  let retrying: OutgoingRecord[] | null = null
   let urgent = false
   const waiters = new Set<() => void>()
   /** Timer events waiting for the deferred encode; they count against the buffer's capacity. */
@@ -98,7 +101,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
   }
 
   const schedule = (): void => {
-    if (stopped || sending || timer !== null || buffer.size === 0) return
+    if (stopped || sending || timer !== null || (buffer.size === 0 && retrying === null)) return
     const delay = backoff > 0 ? backoff : urgent || buffer.size >= batchSize ? 0 : lingerMs
     timer = setTimeout(() => {
       timer = null
@@ -110,7 +113,8 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
 
   const sendOne = async (): Promise<void> => {
     sending = true
-    const batch = buffer.take(batchSize)
+    const batch = retrying ?? buffer.take(batchSize)
+    retrying = null
     try {
       await transport.send(batch)
       buffer.acknowledge(batch)
@@ -121,7 +125,7 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       if (stopped) {
         buffer.acknowledge(batch)
         buffer.dropped += batch.length
-      } else buffer.requeue(batch)
+      } else retrying = batch
       backoff = backoff === 0 ? initialBackoff : Math.min(maxBackoff, backoff * 2)
       report(err)
     } finally {
@@ -220,6 +224,11 @@ export function createTelemetry(options: TelemetryOptions): Telemetry {
       if (timer !== null) clearTimeout(timer)
       timer = null
       buffer.discardAll()
+      if (retrying !== null) {
+        buffer.acknowledge(retrying)
+        buffer.dropped += retrying.length
+        retrying = null
+      }
       try {
         await transport.close()
       } catch (err) {

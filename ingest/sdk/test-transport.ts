@@ -10,6 +10,8 @@ export class FakeTransport implements Transport {
   /** Sizes of the batches that were acknowledged, in order. */
   readonly batches: number[] = []
   attempts = 0
+  /** Every array handed to send, acknowledged or not, in order. */
+  readonly given: (readonly OutgoingRecord[])[] = []
   up = true
   closed = false
   /** Fail this many upcoming sends, then behave as `up` says. */
@@ -17,6 +19,7 @@ export class FakeTransport implements Transport {
 
   async send(records: readonly OutgoingRecord[]): Promise<void> {
     this.attempts++
+    this.given.push(records)
     await Promise.resolve()
     if (!this.up || this.failNext > 0) {
       if (this.failNext > 0) this.failNext--
