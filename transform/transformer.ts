@@ -178,23 +178,34 @@ class TransformerRuntime implements Transformer {
       }
       await this.raiseFlushFailure()
       const chunker = await this.chunkerFor(topic, partition)
-      for (const message of batch.messages) {
-        if (!isRunning() || isStale() || this.stopping) break
-        const offset = Number(message.offset)
-        const before = chunker.closeBefore(offset)
-        if (before) await this.flush(topic, partition, before)
-        if (chunker.accept(offset, Date.now()) === 'duplicate') {
-          this.stats.duplicatesSkipped += 1
-          resolveOffset(message.offset)
-          continue
+      // kafkajs' resolveOffset and isStale parse offsets into Longs and look up maps: per message
+      // they cost ~9 % of the transformer's CPU (bench profile). The last processed offset is
+      // resolved once, on every way out of the loop, and staleness checked every 64 messages (a
+      // seek comes from raiseFlushFailure, between batches: the check at the first one sees it).
+      let resolved: string | null = null
+      try {
+        let n = 0
+        for (const message of batch.messages) {
+          if ((n++ & 63) === 0 && (!isRunning() || isStale())) break
+          if (this.stopping) break
+          const offset = Number(message.offset)
+          const before = chunker.closeBefore(offset)
+          if (before) await this.flush(topic, partition, before)
+          if (chunker.accept(offset, Date.now()) === 'duplicate') {
+            this.stats.duplicatesSkipped += 1
+            resolved = message.offset
+            continue
+          }
+          const outcome = chunker.open!.content.processMessage({
+            topic, partition, offset, timestampMs: Number(message.timestamp), key: message.key, value: message.value,
+          })
+          if (outcome === 'ok') this.stats.eventsProcessed += 1
+          resolved = message.offset
+          const full = chunker.full()
+          if (full) await this.flush(topic, partition, full)
         }
-        const outcome = chunker.open!.content.processMessage({
-          topic, partition, offset, timestampMs: Number(message.timestamp), key: message.key, value: message.value,
-        })
-        if (outcome === 'ok') this.stats.eventsProcessed += 1
-        resolveOffset(message.offset)
-        const full = chunker.full()
-        if (full) await this.flush(topic, partition, full)
+      } finally {
+        if (resolved !== null) resolveOffset(resolved)
       }
       // The idle timer skips while a batch holds the lock, so under steady load it would
       // never run: close partly filled chunks that reached the flush interval here too.
