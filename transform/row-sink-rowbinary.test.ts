@@ -34,6 +34,12 @@ describe('RowBinary encoder', () => {
   it('prefixes strings with their UTF-8 byte length as a varint, also past 127 and 16383 bytes', () => {
     expect(encode('String', 'ab')).toEqual([2, 97, 98])
     expect(encode('LowCardinality(String)', 'é')).toEqual([2, 0xc3, 0xa9])
+    expect(encode('String', '')).toEqual([0])
+    // ASCII then not: the short-string copy loop gives way to the UTF-8 encoder mid-string.
+    expect(encode('String', 'abé')).toEqual([4, 97, 98, 0xc3, 0xa9])
+    expect(encode('String', 'a'.repeat(63) + '€')).toEqual([66, ...Array<number>(63).fill(97), 0xe2, 0x82, 0xac])
+    expect(encode('String', 'z'.repeat(63))).toEqual([63, ...Array<number>(63).fill(122)])
+    expect(encode('String', 'z'.repeat(130)).slice(0, 3)).toEqual([0x82, 0x01, 122])
     const s200 = 'ü'.repeat(100) // 200 bytes -> varint c8 01
     expect(encode('String', s200).slice(0, 4)).toEqual([0xc8, 0x01, 0xc3, 0xbc])
     expect(encode('String', s200)).toHaveLength(202)
