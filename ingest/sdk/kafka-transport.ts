@@ -59,9 +59,10 @@ interface PartitionBatch {
   readonly messages: Message[]
 }
 
-/** Kafka error codes after which an idempotent producer's id or sequence is unusable. */
+/** How long a topic's partition list is trusted before it is asked again (partitions can be added). */
 const PARTITIONS_MAX_AGE_MS = 60_000
 
+/** Kafka error codes after which an idempotent producer's id or sequence is unusable. */
 const PRODUCER_STATE_ERRORS = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING'])
 
 export function createKafkaTransport(options: KafkaTransportOptions): Transport {
@@ -78,7 +79,6 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   })
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
   const choosePartition = Partitioners.DefaultPartitioner()
-  /** Partitions per topic, asked again after PARTITIONS_MAX_AGE_MS (partitions can be added). */
   const partitionsOf = new Map<string, { partitions: PartitionMetadata[]; at: number }>()
   let clients: { producer: Producer; admin: Admin } | null = null
   /** The partitions of the last send that failed, kept for a retry of the same records. */
