@@ -29,7 +29,7 @@ import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
 import { FlushPipeline } from './flush-pipeline.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
-import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters, type CommittedPosition } from './kafka-io.ts'
+import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
 import { withKeepAlive, withRetry } from './retry.ts'
@@ -77,7 +77,6 @@ class TransformerRuntime implements Transformer {
   private readonly sink: RowSink
   private readonly lock = new AsyncLock()
   private readonly chunkers = new Map<string, PartitionChunker<ChunkContent>>()
-  private committed = new Map<string, Map<number, CommittedPosition>>()
   private readonly flushes: FlushPipeline
   /** Consumer-group generation seen by GROUP_JOIN, and the one whose old flushes were drained. */
   private generation = 0
@@ -118,7 +117,6 @@ class TransformerRuntime implements Transformer {
       // A new generation: kafkajs resumes every assigned partition at its committed offset,
       // so open chunks are dropped (their messages are fetched again) and plans re-read.
       this.chunkers.clear()
-      this.committed = new Map()
       this.generation += 1
       this.flushes.newGeneration()
       this.stats.groupJoins += 1
@@ -170,14 +168,24 @@ class TransformerRuntime implements Transformer {
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     this.heartbeat = heartbeat
     const { topic, partition } = batch
+    // The generation this batch belongs to. After kafkajs restarts a crashed consumer (the broker
+    // gone for a while), the old runner's eachBatch can still be waiting here (on a retry, a free
+    // flush slot) when the new member joins; once it resumes, it must touch nothing: state it
+    // read before the join (committed positions) is stale, and a chunker built on it cut a chunk
+    // with other bounds than the recorded plan, so its rows got another dedup token and landed
+    // twice (146 duplicate rows in CI's broker-restart test, twice).
+    const generation = this.generation
+    const current = (): boolean => this.generation === generation
     try {
-      if (this.drainedGeneration !== this.generation) {
+      if (this.drainedGeneration !== generation) {
         // Offsets committed by the previous generation's flushes must be read after they land.
         await this.flushes.drain()
-        this.drainedGeneration = this.generation
+        this.drainedGeneration = generation
       }
+      if (!current()) return
       await this.raiseFlushFailure()
-      const chunker = await this.chunkerFor(topic, partition)
+      const chunker = await this.chunkerFor(topic, partition, generation)
+      if (chunker === null) return
       // kafkajs' resolveOffset and isStale parse offsets into Longs and look up maps: per message
       // they cost ~9 % of the transformer's CPU (bench profile). The last processed offset is
       // resolved once, on every way out of the loop, and staleness checked every 64 messages and
@@ -188,10 +196,13 @@ class TransformerRuntime implements Transformer {
         let n = 0
         for (const message of batch.messages) {
           if ((n++ & 63) === 0 && (!isRunning() || isStale())) break
-          if (this.stopping) break
+          if (this.stopping || !current()) break
           const offset = Number(message.offset)
           const before = chunker.closeBefore(offset)
-          if (before) await this.flush(topic, partition, before)
+          if (before) {
+            if (!current()) break
+            await this.flush(topic, partition, before)
+          }
           if (chunker.accept(offset, Date.now()) === 'duplicate') {
             this.stats.duplicatesSkipped += 1
             resolved = message.offset
@@ -211,6 +222,7 @@ class TransformerRuntime implements Transformer {
       } finally {
         if (resolved !== null) resolveOffset(resolved)
       }
+      if (!current()) return
       // The idle timer skips while a batch holds the lock, so under steady load it would
       // never run: close partly filled chunks that reached the flush interval here too.
       await this.closeAged(this.c.FLUSH_INTERVAL_MS)
@@ -218,22 +230,23 @@ class TransformerRuntime implements Transformer {
     } catch (err) {
       if (isDiffwatchError(err, 'TRF_FENCED')) {
         this.deps.log.warn('lost partition ownership; dropping open chunks until the group settles', { topic, partition })
-        this.chunkers.clear()
+        if (current()) this.chunkers.clear() // (an old runner's fence says nothing of the new chunkers)
         throw rejoinError(err) // see kafka-io.ts: a plain rethrow crashed or storm-rejoined the consumer
       }
       throw err
     }
   }
 
-  private async chunkerFor(topic: string, partition: number): Promise<PartitionChunker<ChunkContent>> {
+  /** The partition's chunker; null when the group's generation moved on while positions were read. */
+  private async chunkerFor(topic: string, partition: number, generation: number): Promise<PartitionChunker<ChunkContent> | null> {
     const key = `${topic}:${partition}`
     const existing = this.chunkers.get(key)
     if (existing) return existing
-    let positions = this.committed.get(topic)
-    if (!positions) {
-      positions = await this.retry('fetch-offsets', () => fetchCommitted(this.admin, this.c.TRANSFORM_GROUP_ID, topic))
-      this.committed.set(topic, positions)
-    }
+    // Read fresh for every new chunker (after a start, a re-join or a failed flush, all of them
+    // after the partition's earlier flushes settled), never from a cache: a position read while
+    // a flush of the partition was still recording its plan lacks that plan.
+    const positions = await this.retry('fetch-offsets', () => fetchCommitted(this.admin, this.c.TRANSFORM_GROUP_ID, topic))
+    if (this.generation !== generation) return null
     const pos = positions.get(partition) ?? { offset: null, plan: null }
     const kind = this.kindByTopic.get(topic)
     if (!kind) throw new DiffwatchError('TRF_UNKNOWN_TOPIC', `no event kind for topic ${topic}`)
@@ -264,7 +277,6 @@ class TransformerRuntime implements Transformer {
     const sep = failure.partitionKey.lastIndexOf(':')
     const topic = failure.partitionKey.slice(0, sep)
     this.chunkers.delete(failure.partitionKey)
-    this.committed.delete(topic) // the replay must read the failed chunk's recorded plan
     this.consumer.seek({ topic, partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
     throw failure.error
   }
