@@ -5,8 +5,9 @@
  * transformer-group).
  */
 import { describe, expect, it } from 'vitest'
-import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError } from 'kafkajs'
-import { classifyKafkaError, deadLetterMessages, deadLetterRequests, DLQ_MAX_VALUE_BYTES, fenceError, rejoinError } from './kafka-io.ts'
+import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, type Consumer } from 'kafkajs'
+import { encodePlan } from './chunk-planner.ts'
+import { classifyKafkaError, CommitWitness, commitNext, deadLetterMessages, deadLetterRequests, DLQ_MAX_VALUE_BYTES, fenceError, recordPlan, rejoinError } from './kafka-io.ts'
 
 // kafkajs' typings omit the options argument its retrier passes ({ cause })
 const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error
@@ -75,5 +76,35 @@ describe('dead letters stay under the broker message limit', () => {
     for (const r of requests) expect(r.reduce((n, m) => n + m.value!.length, 0)).toBeLessThanOrEqual(512 * 1024)
     expect(requests.length).toBe(5) // two 200 KiB values per request
     expect(deadLetterRequests(deadLetterMessages([dl(0, 10)]))).toHaveLength(1)
+  })
+})
+
+describe('CommitWitness', () => {
+  /** A consumer whose commitOffsets either commits (and says so, as kafkajs does) or, like kafkajs between a crash and its restart, silently does nothing. */
+  function fakeConsumer() {
+    const listeners: ((e: { payload: { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] } }) => void)[] = []
+    const state = { running: true, commits: [] as string[] }
+    const consumer = {
+      events: { COMMIT_OFFSETS: 'consumer.commit_offsets' },
+      on: (_: string, l: (typeof listeners)[number]) => listeners.push(l),
+      commitOffsets: async (offsets: { topic: string; partition: number; offset: string; metadata?: string | null }[]) => {
+        if (!state.running) return
+        for (const o of offsets) state.commits.push(`${o.topic}/${o.partition}@${o.offset}:${o.metadata ?? ''}`)
+        for (const l of listeners) l({ payload: { topics: offsets.map((o) => ({ topic: o.topic, partitions: [{ partition: o.partition, offset: o.offset }] })) } })
+      },
+    }
+    return { consumer: consumer as unknown as Consumer, state }
+  }
+
+  it('passes a commit kafkajs sent, and throws a retryable TRF_COMMIT_SKIPPED for one it silently dropped', async () => {
+    const { consumer, state } = fakeConsumer()
+    const witness = new CommitWitness(consumer)
+    await recordPlan(witness, 't', 2, { start: 10, end: 19 })
+    await commitNext(witness, 't', 2, 20)
+    state.running = false
+    await expect(commitNext(witness, 't', 2, 30)).rejects.toMatchObject({ code: 'TRF_COMMIT_SKIPPED', retryable: true })
+    state.running = true
+    await commitNext(witness, 't', 2, 30)
+    expect(state.commits).toEqual(['t/2@10:' + encodePlan({ start: 10, end: 19 }), 't/2@20:', 't/2@30:'])
   })
 })

@@ -93,12 +93,42 @@ export async function fetchCommitted(admin: Admin, groupId: string, topic: strin
   return out
 }
 
-export async function recordPlan(consumer: Consumer, topic: string, partition: number, plan: ChunkPlan): Promise<void> {
-  await consumer.commitOffsets([{ topic, partition, offset: String(plan.start), metadata: encodePlan(plan) }])
+/**
+ * Offset commits that are known to have been sent. kafkajs' consumer.commitOffsets resolves
+ * without sending anything while its runner is not running (between a crash and the restart
+ * kafkajs makes after a broker outage): a chunk plan "recorded" then was never stored, the chunk
+ * was inserted, and its replay cut other bounds, so its rows got another dedup token and were
+ * stored twice (the chaos suite's single-broker restart, and test/e2e/transformer-outage: 17-146
+ * duplicate rows, now and then). kafkajs emits COMMIT_OFFSETS, synchronously, only for a commit
+ * the coordinator accepted; a commit without that event throws TRF_COMMIT_SKIPPED, retryable, and
+ * the flush protocol's retry sends it again once the consumer runs (under the new generation,
+ * whose batches wait for this flush to settle before they read positions).
+ */
+export class CommitWitness {
+  private readonly seen = new Set<string>()
+
+  constructor(private readonly consumer: Consumer) {
+    consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+      for (const t of e.payload.topics) for (const p of t.partitions) this.seen.add(`${t.topic}\u0000${p.partition}\u0000${String(p.offset)}`)
+    })
+  }
+
+  async commit(topic: string, partition: number, offset: number, metadata: string | null): Promise<void> {
+    const key = `${topic}\u0000${partition}\u0000${offset}`
+    this.seen.delete(key)
+    await this.consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }])
+    if (!this.seen.delete(key)) {
+      throw new DiffwatchError('TRF_COMMIT_SKIPPED', `kafkajs did not send the commit of ${topic} partition ${partition} offset ${offset}: its consumer is not running (restarting after a failure)`, { retryable: true })
+    }
+  }
 }
 
-export async function commitNext(consumer: Consumer, topic: string, partition: number, nextOffset: number): Promise<void> {
-  await consumer.commitOffsets([{ topic, partition, offset: String(nextOffset) }])
+export async function recordPlan(commits: CommitWitness, topic: string, partition: number, plan: ChunkPlan): Promise<void> {
+  await commits.commit(topic, partition, plan.start, encodePlan(plan))
+}
+
+export async function commitNext(commits: CommitWitness, topic: string, partition: number, nextOffset: number): Promise<void> {
+  await commits.commit(topic, partition, nextOffset, null)
 }
 
 /**

@@ -29,7 +29,7 @@ import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
 import { FlushPipeline } from './flush-pipeline.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
-import { classifyKafkaError, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters } from './kafka-io.ts'
+import { classifyKafkaError, CommitWitness, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
 import { withKeepAlive, withRetry } from './retry.ts'
@@ -78,6 +78,7 @@ class TransformerRuntime implements Transformer {
   private readonly lock = new AsyncLock()
   private readonly chunkers = new Map<string, PartitionChunker<ChunkContent>>()
   private readonly flushes: FlushPipeline
+  private readonly commits: CommitWitness
   /** Consumer-group generation seen by GROUP_JOIN, and the one whose old flushes were drained. */
   private generation = 0
   private drainedGeneration = 0
@@ -103,6 +104,7 @@ class TransformerRuntime implements Transformer {
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10, restartOnFailure: async (err) => { deps.log.error('consumer crashed; restarting', { error: errorMessage(err) }); return !this.stopping } },
     })
+    this.commits = new CommitWitness(this.consumer)
     this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: this.partitions.createPartitioner })
     this.admin = kafka.admin()
     this.sink = deps.sink ?? rowSinkFor(deps.clickhouse, this.c.CLICKHOUSE_URL ? 'server' : 'embedded')
@@ -320,7 +322,7 @@ class TransformerRuntime implements Transformer {
     const started = Date.now()
     const writes = chunk.content.writes()
     const ports: FlushPorts = {
-      recordPlan: (tp, p, plan) => recordPlan(this.consumer, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
+      recordPlan: (tp, p, plan) => recordPlan(this.commits, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
       sendDeadLetters: (records) => sendDeadLetters(this.producer, this.partitions, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
       // The dedup knob is off only in the crash test's control run: a fresh token per attempt
       // makes a replayed chunk land twice, which proves the test can see duplicates.
@@ -328,7 +330,7 @@ class TransformerRuntime implements Transformer {
         await this.sink.insert(write, this.c.TRANSFORM_INSERT_DEDUP ? token : `nodedup:${randomUUID()}`)
         this.deps.log.debug('insert acknowledged', { table: write.table, topic, partition, start: chunk.start, end: chunk.end })
       },
-      commit: (tp, p, next) => commitNext(this.consumer, tp, p, next).catch((e) => { throw classifyKafkaError(e) }),
+      commit: (tp, p, next) => commitNext(this.commits, tp, p, next).catch((e) => { throw classifyKafkaError(e) }),
       retry: (step, fn) => this.retry(step, fn),
     }
     await withKeepAlive(() => flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION), async () => { await this.heartbeat?.() }, this.c.HEARTBEAT_INTERVAL_MS)
