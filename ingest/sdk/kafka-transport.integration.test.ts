@@ -41,7 +41,7 @@ async function valuesInTopic(expected: number): Promise<string[]> {
 }
 
 describe('Kafka transport: answers lost after the broker appended', () => {
-  it('a retry of the same records lands each once; different records after a failure are never swallowed', async () => {
+  it('a resend of the same records lands each once, also after other sends; different records after a failure are never swallowed', async () => {
     const sockets = deafenableSockets()
     const transport = createKafkaTransport({ brokers: kafkaBrokers(), clientId: 'transport-test', compression: 'none', requestTimeoutMs: 800, socketFactory: sockets.factory })
     try {
@@ -55,17 +55,21 @@ describe('Kafka transport: answers lost after the broker appended', () => {
       await transport.send(first) // the same array: the broker recognises the copy of what landed
 
       // A different batch after a failure: its messages must not be taken for a copy of `second`.
+      await transport.send(recordsOf('w2', 1)) // the retry's producer is done with: a new one, connected
       const second = recordsOf('b', 40)
       sockets.deaf = true
       await expect(transport.send(second)).rejects.toMatchObject({ code: 'ING_KAFKA_UNAVAILABLE' })
-      expect(await topicMessageCount(testKafka(), topics.topics.requests)).toBe(3 + 40 + 40)
+      expect(await topicMessageCount(testKafka(), topics.topics.requests)).toBe(3 + 40 + 1 + 40)
       sockets.deaf = false
       const third = recordsOf('c', 40)
       await transport.send(third)
+      // `second` posted again as a new array with the same content (a gateway client re-posting
+      // its body after a 503): recognised, re-sent under the producer that sent it, dropped.
+      await transport.send(recordsOf('b', 40))
 
-      const values = await valuesInTopic(3 + 40 + 40 + 40)
+      const values = await valuesInTopic(3 + 40 + 1 + 40 + 40)
       const count = (tag: string): number => values.filter((v) => v.startsWith(`${tag}-`)).length
-      expect({ warm: count('warm'), a: count('a'), b: count('b'), c: count('c') }).toEqual({ warm: 3, a: 40, b: 40, c: 40 })
+      expect({ warm: count('warm'), a: count('a'), w2: count('w2'), b: count('b'), c: count('c') }).toEqual({ warm: 3, a: 40, w2: 1, b: 40, c: 40 })
       expect(new Set(values).size).toBe(values.length)
     } finally {
       sockets.deaf = false

@@ -13,15 +13,18 @@
  *   sendBatch throws away the answers of the partitions that succeeded when another fails, and
  *   a retry of those would append them twice); partitions are chosen here, by the key, with
  *   Kafka's default partitioner, and pinned for the retries;
- * - a send of the same `records` array after a failure re-sends only the partitions that were not
- *   acknowledged, with the same producer: what landed is dropped by the broker;
- * - any other send after a failure first replaces the producer (a new id): kafkajs rolled its
- *   sequence numbers back, and different messages under the old numbers could be taken for the
- *   copy of what landed and dropped, i.e. lost. The abandoned records may then be stored twice
- *   when their sender sends them again (at least once, never lost);
- * - sends run one at a time, for the same reason.
- * The SDK retries its failed batch as that same array; the gateway's clients re-post.
+ * - a failed send is parked with the producer that sent it, and that producer is used for
+ *   nothing else: kafkajs rolled its sequence numbers back, and different messages under the old
+ *   numbers could be taken for the copy of what landed and dropped, i.e. lost. Other sends get
+ *   a new producer (a new id);
+ * - a later send of the same records (same topics, keys and value bytes, in order: the SDK's
+ *   retried batch, a gateway client re-posting the same body) is recognised by its digest and
+ *   re-sends only the partitions that were not acknowledged, under the parked producer: what
+ *   landed is dropped by the broker. At most MAX_PARKED sends stay parked, for PARKED_TTL_MS;
+ *   a send re-posted after that may be stored twice (at least once, never lost);
+ * - sends run one at a time.
  */
+import { createHash } from 'node:crypto'
 import { CompressionTypes, Kafka, logLevel, Partitioners, type Admin, type ISocketFactory, type Message, type PartitionMetadata, type Producer } from 'kafkajs'
 import { DiffwatchError, errorMessage } from '../../schemas/errors.ts'
 
@@ -52,12 +55,18 @@ export interface KafkaTransportOptions {
   readonly socketFactory?: ISocketFactory
 }
 
+type Clients = { producer: Producer; admin: Admin }
+
 /** The messages of one send that go to one partition: one produce request, one outcome. */
 interface PartitionBatch {
   readonly topic: string
   readonly partition: number
   readonly messages: Message[]
 }
+
+/** Failed sends kept, each with its producer, for a resend of the same records. */
+const MAX_PARKED = 8
+const PARKED_TTL_MS = 5 * 60_000
 
 /** How long a topic's partition list is trusted before it is asked again (partitions can be added). */
 const PARTITIONS_MAX_AGE_MS = 60_000
@@ -80,12 +89,12 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   const compression = options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
   const choosePartition = Partitioners.DefaultPartitioner()
   const partitionsOf = new Map<string, { partitions: PartitionMetadata[]; at: number }>()
-  let clients: { producer: Producer; admin: Admin } | null = null
-  /** The partitions of the last send that failed, kept for a retry of the same records. */
-  let unsettled: { records: readonly OutgoingRecord[]; batches: PartitionBatch[] } | null = null
+  let clients: Clients | null = null
+  /** Failed sends: the unacknowledged partitions, and the producer whose sequence numbers they hold. */
+  let parked: { digest: string; clients: Clients; batches: PartitionBatch[]; at: number }[] = []
   let lane: Promise<unknown> = Promise.resolve()
 
-  const connected = async (): Promise<{ producer: Producer; admin: Admin }> => {
+  const connected = async (): Promise<Clients> => {
     if (clients !== null) return clients
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
     const admin = kafka.admin()
@@ -100,10 +109,14 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     return clients
   }
 
-  const dropClients = async (): Promise<void> => {
-    const stale = clients
-    clients = null
-    if (stale !== null) await Promise.all([stale.producer.disconnect().catch(() => undefined), stale.admin.disconnect().catch(() => undefined)])
+  const disconnect = async (c: Clients): Promise<void> => {
+    await Promise.all([c.producer.disconnect().catch(() => undefined), c.admin.disconnect().catch(() => undefined)])
+  }
+
+  const unpark = async (keep: (p: (typeof parked)[number]) => boolean): Promise<void> => {
+    const gone = parked.filter((p) => !keep(p))
+    parked = parked.filter(keep)
+    for (const p of gone) if (p.clients !== clients) await disconnect(p.clients)
   }
 
   const partitionMetadata = async (admin: Admin, topic: string): Promise<PartitionMetadata[]> => {
@@ -137,24 +150,43 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
   }
 
   const sendNow = async (records: readonly OutgoingRecord[]): Promise<void> => {
+    const now = Date.now()
+    await unpark((p) => now - p.at < PARKED_TTL_MS)
+    // Digests only while something is parked (or to park): the usual send pays nothing.
+    let digest = parked.length > 0 ? digestOf(records) : null
+    const resend = digest === null ? undefined : parked.find((p) => p.digest === digest)
+    let using: Clients | null = null
     try {
-      if (unsettled !== null && unsettled.records !== records) {
-        unsettled = null
-        await dropClients()
+      let batches: PartitionBatch[]
+      if (resend !== undefined) {
+        parked = parked.filter((p) => p !== resend) // used now, parked again if it fails again
+        using = resend.clients
+        batches = resend.batches
+      } else {
+        using = await connected()
+        batches = await split(using.admin, records)
       }
-      const { producer, admin } = await connected()
-      const batches = unsettled?.batches ?? (await split(admin, records))
+      const producer = using.producer
       const outcomes = await Promise.allSettled(batches.map((b) => sendPartition(producer, b)))
       const failed = batches.filter((_, i) => outcomes[i]?.status === 'rejected')
       if (failed.length === 0) {
-        unsettled = null
+        if (using !== clients) await disconnect(using) // a parked producer, done with
         return
       }
-      unsettled = { records, batches: failed }
       const first = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected')
+      if (producerStateLost(first?.reason)) {
+        // Its id or sequence is gone: the resend runs under a new id (a copy is possible).
+        if (using === clients) clients = null
+        await disconnect(using)
+      } else {
+        digest ??= digestOf(records)
+        parked.push({ digest, clients: using, batches: failed, at: now })
+        if (using === clients) clients = null // the next other send gets a new producer
+        const oldest = parked[0]
+        if (parked.length > MAX_PARKED) await unpark((p) => p !== oldest)
+      }
       throw first?.reason
     } catch (err) {
-      if (producerStateLost(err)) await dropClients() // the retry then runs under a new id
       throw kafkaError(err, options.brokers)
     }
   }
@@ -168,10 +200,21 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
     },
     async close() {
       await lane
-      unsettled = null
-      await dropClients()
+      await unpark(() => false)
+      if (clients !== null) await disconnect(clients)
+      clients = null
     },
   }
+}
+
+/** Identity of a send's content: topics, keys and value bytes, in order. */
+function digestOf(records: readonly OutgoingRecord[]): string {
+  const h = createHash('sha256')
+  for (const r of records) {
+    h.update(`${r.topic}\u0000${r.key}\u0000${r.value.length}\u0000`)
+    h.update(r.value)
+  }
+  return h.digest('hex')
 }
 
 function producerStateLost(err: unknown): boolean {
