@@ -96,13 +96,13 @@ describe('CommitWitness', () => {
     return { consumer: consumer as unknown as Consumer, state }
   }
 
-  it('passes a commit kafkajs sent, and throws a retryable TRF_COMMIT_SKIPPED for one it silently dropped', async () => {
+  it('passes a commit kafkajs sent, and fences (TRF_FENCED, not retried) one it silently dropped', async () => {
     const { consumer, state } = fakeConsumer()
     const witness = new CommitWitness(consumer)
     await recordPlan(witness, 't', 2, { start: 10, end: 19 })
     await commitNext(witness, 't', 2, 20)
     state.running = false
-    await expect(commitNext(witness, 't', 2, 30)).rejects.toMatchObject({ code: 'TRF_COMMIT_SKIPPED', retryable: true })
+    await expect(commitNext(witness, 't', 2, 30)).rejects.toMatchObject({ code: 'TRF_FENCED', retryable: false })
     state.running = true
     await commitNext(witness, 't', 2, 30)
     expect(state.commits).toEqual(['t/2@10:' + encodePlan({ start: 10, end: 19 }), 't/2@20:', 't/2@30:'])

@@ -99,15 +99,23 @@ export async function fetchCommitted(admin: Admin, groupId: string, topic: strin
  * kafkajs makes after a broker outage): a chunk plan "recorded" then was never stored, the chunk
  * was inserted, and its replay cut other bounds, so its rows got another dedup token and were
  * stored twice (the chaos suite's single-broker restart, and test/e2e/transformer-outage: 17-146
- * duplicate rows, now and then). kafkajs emits COMMIT_OFFSETS, synchronously, only for a commit
- * the coordinator accepted; a commit without that event throws TRF_COMMIT_SKIPPED, retryable, and
- * the flush protocol's retry sends it again once the consumer runs (under the new generation,
- * whose batches wait for this flush to settle before they read positions).
+ * duplicate rows, now and then). kafkajs emits COMMIT_OFFSETS, synchronously, for a commit the
+ * coordinator accepted; without that event the broker's committed offsets are read (after a
+ * kafkajs restart the event did not always reach us, and every commit looked dropped: a rejoin
+ * storm), and a commit not stored there throws TRF_FENCED: the member is leaving
+ * its generation, the flush stops before anything else is written, and the next generation
+ * replays the chunk (by its recorded plan when that commit had landed). Not a retry: kafkajs
+ * stops its runner only after the running eachBatch returns, and that batch may be waiting for
+ * this very flush (a retry loop deadlocked both, found by the chaos suite).
  */
 export class CommitWitness {
   private readonly seen = new Set<string>()
 
-  constructor(private readonly consumer: Consumer) {
+  constructor(
+    private readonly consumer: Consumer,
+    /** Reads the group's committed offsets from the broker: the check when no event came. */
+    private readonly readCommitted?: (topic: string) => Promise<Map<number, CommittedPosition>>,
+  ) {
     consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
       for (const t of e.payload.topics) for (const p of t.partitions) this.seen.add(`${t.topic}\u0000${p.partition}\u0000${String(p.offset)}`)
     })
@@ -118,7 +126,10 @@ export class CommitWitness {
     this.seen.delete(key)
     await this.consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }])
     if (!this.seen.delete(key)) {
-      throw new DiffwatchError('TRF_COMMIT_SKIPPED', `kafkajs did not send the commit of ${topic} partition ${partition} offset ${offset}: its consumer is not running (restarting after a failure)`, { retryable: true })
+      // No event: ask the broker before concluding the commit was dropped.
+      const stored = this.readCommitted ? (await this.readCommitted(topic).catch(() => undefined))?.get(partition) : undefined
+      if (stored !== undefined && stored.offset === offset && (metadata === null || encodePlan(stored.plan ?? { start: -1, end: -1 }) === metadata)) return
+      throw new DiffwatchError('TRF_FENCED', `kafkajs did not send the commit of ${topic} partition ${partition} offset ${offset}: its consumer is stopping or restarting`, { retryable: false })
     }
   }
 }

@@ -104,9 +104,9 @@ class TransformerRuntime implements Transformer {
       maxBytesPerPartition: 4 * 1024 * 1024,
       retry: { retries: 10, restartOnFailure: async (err) => { deps.log.error('consumer crashed; restarting', { error: errorMessage(err) }); return !this.stopping } },
     })
-    this.commits = new CommitWitness(this.consumer)
     this.producer = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: this.partitions.createPartitioner })
     this.admin = kafka.admin()
+    this.commits = new CommitWitness(this.consumer, (topic) => fetchCommitted(this.admin, this.c.TRANSFORM_GROUP_ID, topic))
     this.sink = deps.sink ?? rowSinkFor(deps.clickhouse, this.c.CLICKHOUSE_URL ? 'server' : 'embedded')
     this.flushes = new FlushPipeline(this.c.TRANSFORM_MAX_INFLIGHT_CHUNKS, (err) => {
       deps.log.warn('a flush of the previous group generation failed; the new owner replays it', { error: errorMessage(err) })
