@@ -137,6 +137,31 @@ export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoic
   }
 }
 
+/**
+ * Starts the services and resolves on the first SIGINT/SIGTERM, after they stopped in order. The
+ * handlers are installed before the start: a signal during start-up (a rolling restart right
+ * after a start, seen in the chaos suite's transformer-group) used to kill the process by
+ * default; now it stops the services as soon as they are up.
+ */
+export async function runUntilSignal(start: () => Promise<Services>): Promise<number> {
+  let early: NodeJS.Signals | null = null
+  const onEarly = (sig: NodeJS.Signals) => {
+    early ??= sig
+  }
+  process.on('SIGINT', onEarly)
+  process.on('SIGTERM', onEarly)
+  let services: Services
+  try {
+    services = await start()
+  } finally {
+    process.off('SIGINT', onEarly)
+    process.off('SIGTERM', onEarly)
+  }
+  const waiting = untilSignal(services)
+  if (early !== null) process.emit(early, early)
+  return waiting
+}
+
 /** Resolves on the first SIGINT/SIGTERM, after the services stopped in order. */
 export function untilSignal(services: Services): Promise<number> {
   return new Promise((resolve) => {
