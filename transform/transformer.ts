@@ -201,10 +201,7 @@ class TransformerRuntime implements Transformer {
           if (this.stopping || !current()) break
           const offset = Number(message.offset)
           const before = chunker.closeBefore(offset)
-          if (before) {
-            if (!current()) break
-            await this.flush(topic, partition, before)
-          }
+          if (before) await this.flush(topic, partition, before)
           if (chunker.accept(offset, Date.now()) === 'duplicate') {
             this.stats.duplicatesSkipped += 1
             resolved = message.offset

@@ -131,10 +131,13 @@ export function createKafkaTransport(options: KafkaTransportOptions): Transport 
 
   const split = async (admin: Admin, records: readonly OutgoingRecord[]): Promise<PartitionBatch[]> => {
     const batches = new Map<string, PartitionBatch>()
+    // One metadata lookup per topic, not an await per record.
+    const metadata = new Map<string, PartitionMetadata[]>()
+    for (const topic of new Set(records.map((r) => r.topic))) metadata.set(topic, await partitionMetadata(admin, topic))
     for (const r of records) {
       const message: Message = { key: r.key, value: r.value }
       // Keyed: murmur2(key) modulo the partition count, as Kafka's own clients choose.
-      const partition = choosePartition({ topic: r.topic, partitionMetadata: await partitionMetadata(admin, r.topic), message })
+      const partition = choosePartition({ topic: r.topic, partitionMetadata: metadata.get(r.topic)!, message })
       const id = `${r.topic}\u0000${partition}`
       let batch = batches.get(id)
       if (batch === undefined) batches.set(id, (batch = { topic: r.topic, partition, messages: [] }))
