@@ -11,7 +11,7 @@
  * --keep keeps every scenario's scratch folder (a failing scenario's is always kept).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -95,6 +95,7 @@ async function runAll(o: Options, brokers: string, progress: ReturnType<typeof c
   const chosen = SCENARIOS.filter((s) => o.only === null || o.only.includes(s.name))
   const rows: ChaosRow[] = []
   const seconds: Record<string, number> = {}
+  const failureLogs: string[] = []
   for (const [i, s] of chosen.entries()) {
     const workDir = mkdtempSync(path.join(tmpdir(), `dw-chaos-${s.name}-`))
     const t0 = performance.now()
@@ -117,9 +118,20 @@ async function runAll(o: Options, brokers: string, progress: ReturnType<typeof c
     const failed = got.filter((r) => !rowPasses(r))
     progress.done()
     console.error(`${failed.length === 0 ? 'PASS' : 'FAIL'} ${s.name} (${got.length} rows, ${seconds[s.name]} s)${failed.length > 0 || o.keep ? `; scratch kept in ${workDir}` : ''}`)
+    if (failed.length > 0) failureLogs.push(...logTails(workDir))
     if (failed.length === 0 && !o.keep) rmSync(workDir, { recursive: true, force: true })
   }
-  return { rows, seconds }
+  return { rows, seconds, failureLogs }
+}
+
+/** The last lines of every process log a failed scenario left in its scratch folder. */
+function logTails(workDir: string, lines = 30): string[] {
+  return readdirSync(workDir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => {
+      const text = readFileSync(path.join(workDir, f), 'utf8').split('\n').filter(Boolean).slice(-lines)
+      return [`--- last ${text.length} lines of ${path.join(workDir, f)}`, ...text.map((l) => (l.length > 400 ? `${l.slice(0, 400)}…` : l))].join('\n')
+    })
 }
 
 async function main(): Promise<void> {
@@ -165,6 +177,12 @@ async function main(): Promise<void> {
   const file = writeReport(path.join(ROOT, 'chaos-results'), report)
   console.log(table(result.rows))
   console.log(`\nwall time ${report.wallSeconds} s${o.quick ? ' (quick)' : ''}; report ${path.relative(ROOT, file)}`)
+  // Repeated last, so the tail of a CI log (often all that is kept) says what failed and why.
+  for (const r of rows.filter((row) => !row.pass)) {
+    console.error(`FAILED ${r.scenario} / ${r.case}: lost ${r.lost}, duplicated ${r.duplicated}, dead letters ${r.deadLettered}/${r.expectedDeadLetters}`)
+    for (const p of r.problems) console.error(`  ${p.length > 1_500 ? `${p.slice(0, 1_500)}…` : p}`)
+  }
+  for (const log of result.failureLogs) console.error(log)
   if (rows.length === 0) console.error('no scenario ran')
   if (rows.length === 0 || report.summary.failed > 0) process.exitCode = 1
 }

@@ -1,9 +1,10 @@
 /**
  * Runs `diffwatch transform` as a child process, the way an operator deploys it, so fault tests
  * can SIGKILL or SIGTERM a real process. Its stderr (JSON log lines) is kept in memory and shown
- * when a test fails; stdout is ignored.
+ * when a test fails, and written whole to `logFile` when one is given; stdout is ignored.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -20,7 +21,7 @@ export type TransformerProcess = {
   killOn(needle: string, signal: NodeJS.Signals): void
 }
 
-export function spawnTransformer(env: Record<string, string>, args: string[] = ['--migrate']): TransformerProcess {
+export function spawnTransformer(env: Record<string, string>, args: string[] = ['--migrate'], logFile?: string): TransformerProcess {
   const child = spawn(process.execPath, [path.join(root, 'bin/diffwatch.js'), 'transform', ...args], {
     cwd: root,
     // PATH and HOME only from the parent: nothing else of the test's environment leaks in.
@@ -30,6 +31,7 @@ export function spawnTransformer(env: Record<string, string>, args: string[] = [
   const tail: string[] = []
   const triggers: { needle: string; signal: NodeJS.Signals }[] = []
   child.stderr!.setEncoding('utf8')
+  if (logFile) child.stderr!.pipe(createWriteStream(logFile, { flags: 'a' }))
   child.stderr!.on('data', (chunk: string) => {
     for (const t of triggers) if (chunk.includes(t.needle) && child.exitCode === null) child.kill(t.signal)
     tail.push(...chunk.split('\n').filter(Boolean))

@@ -41,8 +41,10 @@ export function startTransformerChild(o: { brokers: string; topicPrefix: string;
     HEARTBEAT_INTERVAL_MS: '1000',
     RETRY_INITIAL_MS: '100',
     RETRY_MAX_MS: '2000',
+    // kafkajs' own log level passes through for diagnosis (its debug lines land in the log file).
+    ...(process.env.KAFKAJS_LOG_LEVEL ? { KAFKAJS_LOG_LEVEL: process.env.KAFKAJS_LOG_LEVEL } : {}),
     ...o.env,
-  })
+  }, undefined, `${dataPath}.log`)
   return {
     groupId,
     database,
