@@ -53,7 +53,7 @@ describe('FlushPipeline', () => {
     expect(log.filter((l) => l.startsWith('end')).sort()).toEqual(['end 0', 'end 1', 'end 2'])
   })
 
-  it('after a failure skips the later chunks of that partition, lets others finish, and hands over the first failure once', async () => {
+  it('after a failure skips the later chunks of that partition, lets others finish, and hands over the failure once', async () => {
     const log: string[] = []
     const p = new FlushPipeline(8, () => undefined)
     const a1 = gate(log, 'a1'), a2 = gate(log, 'a2'), b1 = gate(log, 'b1')
@@ -63,18 +63,49 @@ describe('FlushPipeline', () => {
     const boom = new Error('insert refused')
     a1.fail(boom)
     await tick()
-    expect(p.failed).toMatchObject({ error: boom, partitionKey: 't:0', restartOffset: 100 })
+    expect(p.failed).toMatchObject([{ error: boom, partitionKey: 't:0', restartOffset: 100 }])
     let taken: unknown = null
-    const take = p.takeFailure().then((f) => { taken = f })
+    const take = p.takeFailures().then((f) => { taken = f })
     await tick()
     expect(taken).toBeNull() // waits for b1 to settle
     b1.open()
     await take
-    expect(taken).toEqual({ error: boom, partitionKey: 't:0', restartOffset: 100 })
+    expect(taken).toEqual([{ error: boom, partitionKey: 't:0', restartOffset: 100 }])
     expect(log).not.toContain('start a2')
     expect(log).toContain('end b1')
-    expect(await p.takeFailure()).toBeUndefined()
-    expect(p.failed).toBeNull()
+    expect(await p.takeFailures()).toEqual([])
+    expect(p.failed).toEqual([])
+  })
+
+  it('does not write a chunk submitted after its partition failed and the queue emptied, until the failure is taken', async () => {
+    // The lost-events case: chunk 36-39 fenced, its queue empty again, chunk 40-41 must not land.
+    const written: string[] = []
+    const p = new FlushPipeline(8, () => undefined)
+    const fenced = new Error('fenced')
+    await p.submit('t:1', 36, async () => { throw fenced })
+    await p.drain()
+    await p.submit('t:1', 40, async () => { written.push('40-41') })
+    await p.submit('t:2', 7, async () => { written.push('t:2 7-9') })
+    await p.drain()
+    expect(written).toEqual(['t:2 7-9'])
+    expect(p.failed).toEqual([{ error: fenced, partitionKey: 't:1', restartOffset: 36 }])
+    expect(await p.takeFailures()).toEqual([{ error: fenced, partitionKey: 't:1', restartOffset: 36 }])
+    await p.submit('t:1', 36, async () => { written.push('36-39') }) // read again from 36 after the seek
+    await p.drain()
+    expect(written).toEqual(['t:2 7-9', '36-39'])
+  })
+
+  it('keeps the first failure of every partition, so each is read again from its own chunk', async () => {
+    const p = new FlushPipeline(8, () => undefined)
+    const e1 = new Error('a'), e2 = new Error('b')
+    await p.submit('t:0', 10, async () => { throw e1 })
+    await p.submit('t:1', 20, async () => { throw e2 })
+    await p.submit('t:0', 30, async () => undefined)
+    await p.drain()
+    expect(await p.takeFailures()).toEqual([
+      { error: e1, partitionKey: 't:0', restartOffset: 10 },
+      { error: e2, partitionKey: 't:1', restartOffset: 20 },
+    ])
   })
 
   it('reports failures of an earlier generation to the callback instead of failing the loop', async () => {
@@ -88,7 +119,7 @@ describe('FlushPipeline', () => {
     a.fail(fenced)
     await p.drain()
     expect(stale).toEqual([fenced])
-    expect(p.failed).toBeNull()
+    expect(p.failed).toEqual([])
   })
 
   it('rejects a bound below one', () => {
@@ -103,10 +134,10 @@ describe('FlushPipeline across a re-join', () => {
     const fenced = new Error('UNKNOWN_MEMBER_ID')
     await p.submit('t:0', 5, async () => { throw fenced })
     await p.drain()
-    expect(p.failed).not.toBeNull()
+    expect(p.failed).toHaveLength(1)
     p.newGeneration()
-    expect(p.failed).toBeNull()
+    expect(p.failed).toEqual([])
     expect(stale).toEqual([fenced])
-    expect(await p.takeFailure()).toBeUndefined()
+    expect(await p.takeFailures()).toEqual([])
   })
 })

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, type Consumer } from 'kafkajs'
 import { encodePlan } from './chunk-planner.ts'
-import { classifyKafkaError, CommitWitness, commitNext, deadLetterMessages, deadLetterRequests, DLQ_MAX_VALUE_BYTES, fenceError, recordPlan, rejoinError } from './kafka-io.ts'
+import { classifyCommitError, classifyKafkaError, CommitWitness, commitNext, deadLetterMessages, deadLetterRequests, DLQ_MAX_VALUE_BYTES, fenceError, groupSession, recordPlan, rejoinError, type CommitRequest, type GroupSession } from './kafka-io.ts'
 
 // kafkajs' typings omit the options argument its retrier passes ({ cause })
 const NonRetriable = KafkaJSNonRetriableError as unknown as new (e: Error, o: { cause: Error }) => Error
@@ -80,31 +80,65 @@ describe('dead letters stay under the broker message limit', () => {
 })
 
 describe('CommitWitness', () => {
-  /** A consumer whose commitOffsets either commits (and says so, as kafkajs does) or, like kafkajs between a crash and its restart, silently does nothing. */
-  function fakeConsumer() {
-    const listeners: ((e: { payload: { topics: { topic: string; partitions: { partition: number; offset: string }[] }[] } }) => void)[] = []
-    const state = { running: true, commits: [] as string[] }
-    const consumer = {
-      events: { COMMIT_OFFSETS: 'consumer.commit_offsets' },
-      on: (_: string, l: (typeof listeners)[number]) => listeners.push(l),
-      commitOffsets: async (offsets: { topic: string; partition: number; offset: string; metadata?: string | null }[]) => {
-        if (!state.running) return
-        for (const o of offsets) state.commits.push(`${o.topic}/${o.partition}@${o.offset}:${o.metadata ?? ''}`)
-        for (const l of listeners) l({ payload: { topics: offsets.map((o) => ({ topic: o.topic, partitions: [{ partition: o.partition, offset: o.offset }] })) } })
+  /** A session that commits (and says so, as kafkajs does) or sends nothing at all, like kafkajs' consumer.commitOffsets between a crash and its restart. */
+  function fakeSession() {
+    const listeners: ((e: { payload: CommitRequest }) => void)[] = []
+    const state = { sends: true, commits: [] as string[] }
+    const consumer = { events: { COMMIT_OFFSETS: 'consumer.commit_offsets' }, on: (_: string, l: (typeof listeners)[number]) => listeners.push(l) }
+    const session: GroupSession = {
+      commit: async (offsets) => {
+        if (!state.sends) return
+        for (const t of offsets.topics) for (const p of t.partitions) state.commits.push(`${t.topic}/${p.partition}@${p.offset}:${p.metadata ?? ''}`)
+        for (const l of listeners) l({ payload: offsets })
       },
+      heartbeat: async () => undefined,
+      isRunning: () => true,
     }
-    return { consumer: consumer as unknown as Consumer, state }
+    return { consumer: consumer as unknown as Consumer, session, state }
   }
 
   it('passes a commit kafkajs sent, and fences (TRF_FENCED, not retried) one it silently dropped', async () => {
-    const { consumer, state } = fakeConsumer()
+    const { consumer, session, state } = fakeSession()
     const witness = new CommitWitness(consumer)
-    await recordPlan(witness, 't', 2, { start: 10, end: 19 })
-    await commitNext(witness, 't', 2, 20)
-    state.running = false
-    await expect(commitNext(witness, 't', 2, 30)).rejects.toMatchObject({ code: 'TRF_FENCED', retryable: false })
-    state.running = true
-    await commitNext(witness, 't', 2, 30)
+    await recordPlan(witness, session, 't', 2, { start: 10, end: 19 })
+    await commitNext(witness, session, 't', 2, 20)
+    state.sends = false
+    await expect(commitNext(witness, session, 't', 2, 30)).rejects.toMatchObject({ code: 'TRF_FENCED', retryable: false })
+    state.sends = true
+    await commitNext(witness, session, 't', 2, 30)
     expect(state.commits).toEqual(['t/2@10:' + encodePlan({ start: 10, end: 19 }), 't/2@20:', 't/2@30:'])
+  })
+})
+
+describe('groupSession', () => {
+  it("commits through the batch's own consumer group and heartbeats only while its runner runs", async () => {
+    const calls: string[] = []
+    let running = true
+    const session = groupSession({
+      commitOffsetsIfNecessary: async (offsets) => { calls.push(`commit ${JSON.stringify(offsets)}`) },
+      heartbeat: async () => { calls.push('heartbeat') },
+      isRunning: () => running,
+    })
+    await session.heartbeat()
+    await session.commit({ topics: [{ topic: 't', partitions: [{ partition: 1, offset: '5', metadata: 'm' }] }] })
+    running = false
+    await session.heartbeat() // a stopped runner's member must not be kept alive
+    expect(calls).toEqual(['heartbeat', 'commit {"topics":[{"topic":"t","partitions":[{"partition":1,"offset":"5","metadata":"m"}]}]}'])
+  })
+})
+
+describe('classifyCommitError', () => {
+  it('fences a commit whose coordinator moved, so the member re-joins and looks it up again', () => {
+    for (const type of ['NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE']) {
+      const e = Object.assign(new Error('This is not the correct coordinator for this group'), { type, retriable: true })
+      expect(classifyCommitError(e)).toMatchObject({ code: 'TRF_FENCED' })
+      expect(classifyKafkaError(e)).toMatchObject({ code: 'TRF_KAFKA_UNAVAILABLE', retryable: true }) // elsewhere: retried
+    }
+    const gone = Object.assign(new Error('Broker 1 not found in the cached metadata'), { name: 'KafkaJSBrokerNotFound', retriable: true })
+    expect(classifyCommitError(gone)).toMatchObject({ code: 'TRF_FENCED' })
+    const refused = Object.assign(new Error('Connection error: connect ECONNREFUSED'), { name: 'KafkaJSConnectionError' })
+    expect(classifyCommitError(refused)).toMatchObject({ code: 'TRF_KAFKA_UNAVAILABLE', retryable: true })
+    // a fenced commit still re-joins through rejoinError's rebalance type
+    expect((rejoinError(classifyCommitError(gone)) as unknown as { type: string }).type).toBe('REBALANCE_IN_PROGRESS')
   })
 })

@@ -3,7 +3,7 @@
  * classification and the few calls the flush protocol needs. Nothing else in transform/ imports
  * kafkajs, so the client can be replaced without touching the protocol.
  */
-import { Kafka, logLevel, type Admin, type Consumer, type Producer, type IHeaders, CompressionTypes } from 'kafkajs'
+import { Kafka, logLevel, type Admin, type Consumer, type EachBatchPayload, type Producer, type IHeaders, CompressionTypes } from 'kafkajs'
 import { sendBatchChecked, type PartitionRecorder } from '../ingest/checked-send.ts'
 import { DiffwatchError } from '../schemas/errors.ts'
 import { DLQ_HEADERS } from '../schemas/topics.ts'
@@ -94,25 +94,78 @@ export async function fetchCommitted(admin: Admin, groupId: string, topic: strin
 }
 
 /**
- * Offset commits that are known to have been sent. kafkajs' consumer.commitOffsets resolves
- * without sending anything while its runner is not running (between a crash and the restart
- * kafkajs makes after a broker outage): a chunk plan "recorded" then was never stored, the chunk
- * was inserted, and its replay cut other bounds, so its rows got another dedup token and were
- * stored twice (the chaos suite's single-broker restart, and test/e2e/transformer-outage: 17-146
- * duplicate rows, now and then). kafkajs emits COMMIT_OFFSETS, synchronously, for a commit the
- * coordinator accepted; without that event the broker's committed offsets are read (after a
- * kafkajs restart the event did not always reach us, and every commit looked dropped: a rejoin
- * storm), and a commit not stored there throws TRF_FENCED: the member is leaving
- * its generation, the flush stops before anything else is written, and the next generation
- * replays the chunk (by its recorded plan when that commit had landed). Not a retry: kafkajs
- * stops its runner only after the running eachBatch returns, and that batch may be waiting for
- * this very flush (a retry loop deadlocked both, found by the chaos suite).
+ * One kafkajs runner's hold on the group, lent by a batch it delivered: its own commit path,
+ * heartbeat and liveness. kafkajs replaces the runner (and the consumer-group object behind it)
+ * when it restarts a crashed consumer, so a flush keeps the session of the batch that cut its
+ * chunk, never "the consumer's":
+ * - Commits go to that runner's consumer group directly (the payload's
+ *   commitOffsetsIfNecessary with explicit offsets), with that group's generation and member id,
+ *   so a commit of a superseded incarnation is refused by the broker (fenced) instead of going
+ *   out under the new one. consumer.commitOffsets went through kafkajs' runner instead, which
+ *   (a) resolved without sending anything while the runner was not running, (b) retried
+ *   internally up to 10 times with back-off up to 30 s, and (c) kept sending to a group
+ *   coordinator that had moved (kafkajs refreshes metadata on NOT_COORDINATOR but re-discovers
+ *   the coordinator only on a re-join): the chaos suite's broker-restart row stalled for minutes
+ *   on (b) and (c) while the batch waited for the flush.
+ * - Heartbeats only while that runner runs: a heartbeat of a crashed runner's member kept the
+ *   zombie member in the group, and the restarted consumer's join waited for it up to the
+ *   rebalance timeout (the single-broker restart row, 45 s without progress).
+ */
+export type GroupSession = {
+  commit(offsets: CommitRequest): Promise<void>
+  heartbeat(): Promise<void>
+  isRunning(): boolean
+}
+
+export type CommitRequest = { topics: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[] }
+
+export function groupSession(payload: Pick<EachBatchPayload, 'commitOffsetsIfNecessary' | 'heartbeat' | 'isRunning'>): GroupSession {
+  return {
+    commit: (offsets) => payload.commitOffsetsIfNecessary(offsets),
+    heartbeat: async () => {
+      if (payload.isRunning()) await payload.heartbeat()
+    },
+    isRunning: () => payload.isRunning(),
+  }
+}
+
+/** Errors of a commit that mean the group's coordinator moved: only a re-join finds the new one. */
+const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINATOR_NOT_AVAILABLE'])
+
+/**
+ * classifyKafkaError for offset commits: a coordinator that moved (or a broker the metadata no
+ * longer lists, the stale coordinator's node) fences the flush, so the member re-joins and
+ * kafkajs looks the coordinator up again; retrying in place would ask the old node forever.
+ */
+export function classifyCommitError(err: unknown): DiffwatchError {
+  if (err instanceof DiffwatchError) return err
+  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    const { type, name } = e as { type?: string; name?: string }
+    if ((type !== undefined && COORDINATOR_MOVED.has(type)) || name === 'KafkaJSBrokerNotFound') {
+      return new DiffwatchError('TRF_FENCED', `the group coordinator moved (${type ?? name}): re-joining to find it`, { cause: err })
+    }
+  }
+  return classifyKafkaError(err)
+}
+
+/**
+ * Offset commits that are known to have been stored. kafkajs emits COMMIT_OFFSETS,
+ * synchronously, for a commit the coordinator accepted; without that event the broker's
+ * committed offsets are read, and a commit not stored there throws TRF_FENCED: the flush stops
+ * before anything else is written, and the next generation replays the chunk (by its recorded
+ * plan when that commit had landed). Commits go through a GroupSession, which always sends, so
+ * this is a second line: it caught kafkajs' consumer.commitOffsets resolving without sending
+ * while its runner restarted (a plan "recorded" then was never stored, its chunk replayed with
+ * other bounds and another dedup token: 17-146 duplicate rows in the chaos suite and
+ * test/e2e/transformer-outage). Not a retry: kafkajs stops a runner only after the running
+ * eachBatch returns, and that batch may be waiting for this very flush (a retry loop deadlocked
+ * both, found by the chaos suite).
  */
 export class CommitWitness {
   private readonly seen = new Set<string>()
 
   constructor(
-    private readonly consumer: Consumer,
+    consumer: Consumer,
     /** Reads the group's committed offsets from the broker: the check when no event came. */
     private readonly readCommitted?: (topic: string) => Promise<Map<number, CommittedPosition>>,
   ) {
@@ -121,25 +174,25 @@ export class CommitWitness {
     })
   }
 
-  async commit(topic: string, partition: number, offset: number, metadata: string | null): Promise<void> {
+  async commit(session: GroupSession, topic: string, partition: number, offset: number, metadata: string | null): Promise<void> {
     const key = `${topic}\u0000${partition}\u0000${offset}`
     this.seen.delete(key)
-    await this.consumer.commitOffsets([{ topic, partition, offset: String(offset), metadata }])
+    await session.commit({ topics: [{ topic, partitions: [{ partition, offset: String(offset), metadata }] }] })
     if (!this.seen.delete(key)) {
       // No event: ask the broker before concluding the commit was dropped.
       const stored = this.readCommitted ? (await this.readCommitted(topic).catch(() => undefined))?.get(partition) : undefined
       if (stored !== undefined && stored.offset === offset && (metadata === null || encodePlan(stored.plan ?? { start: -1, end: -1 }) === metadata)) return
-      throw new DiffwatchError('TRF_FENCED', `kafkajs did not send the commit of ${topic} partition ${partition} offset ${offset}: its consumer is stopping or restarting`, { retryable: false })
+      throw new DiffwatchError('TRF_FENCED', `the commit of ${topic} partition ${partition} offset ${offset} was not stored: the consumer is stopping or restarting`, { retryable: false })
     }
   }
 }
 
-export async function recordPlan(commits: CommitWitness, topic: string, partition: number, plan: ChunkPlan): Promise<void> {
-  await commits.commit(topic, partition, plan.start, encodePlan(plan))
+export async function recordPlan(commits: CommitWitness, session: GroupSession, topic: string, partition: number, plan: ChunkPlan): Promise<void> {
+  await commits.commit(session, topic, partition, plan.start, encodePlan(plan))
 }
 
-export async function commitNext(commits: CommitWitness, topic: string, partition: number, nextOffset: number): Promise<void> {
-  await commits.commit(topic, partition, nextOffset, null)
+export async function commitNext(commits: CommitWitness, session: GroupSession, topic: string, partition: number, nextOffset: number): Promise<void> {
+  await commits.commit(session, topic, partition, nextOffset, null)
 }
 
 /**

@@ -27,9 +27,9 @@ import { AsyncLock } from './async-lock.ts'
 import { ChunkContent, type EventKind, type KindTables } from './chunk-content.ts'
 import { PartitionChunker, type OpenChunk } from './chunk-planner.ts'
 import { brokerList, type TransformConfig } from './config.ts'
-import { FlushPipeline } from './flush-pipeline.ts'
+import { FlushPipeline, type FlushFailure } from './flush-pipeline.ts'
 import { flushChunk, type FlushPorts } from './flush-protocol.ts'
-import { classifyKafkaError, CommitWitness, commitNext, createKafka, fetchCommitted, partitionLag, recordPlan, rejoinError, sendDeadLetters } from './kafka-io.ts'
+import { classifyCommitError, classifyKafkaError, CommitWitness, commitNext, createKafka, fetchCommitted, groupSession, partitionLag, recordPlan, rejoinError, sendDeadLetters, type GroupSession } from './kafka-io.ts'
 import type { Logger } from './logger.ts'
 import { TransformerStats } from './stats.ts'
 import { withKeepAlive, withRetry } from './retry.ts'
@@ -82,10 +82,11 @@ class TransformerRuntime implements Transformer {
   /** Consumer-group generation seen by GROUP_JOIN, and the one whose old flushes were drained. */
   private generation = 0
   private drainedGeneration = 0
-  /** The flush failure whose partition was already sought back (see flushIdle). */
-  private soughtFor: object | null = null
+  /** Flush failures whose partitions were already sought back (see flushIdle). */
+  private readonly sought = new WeakSet<object>()
   private readonly kindByTopic: Map<string, EventKind>
-  private heartbeat: (() => Promise<void>) | null = null
+  /** The group session of the latest batch: what a flush commits and heartbeats through (kafka-io.ts). */
+  private session: GroupSession | null = null
   private timer: NodeJS.Timeout | null = null
   private lagTimer: NodeJS.Timeout | null = null
   private stopping = false
@@ -167,8 +168,10 @@ class TransformerRuntime implements Transformer {
     }
   }
 
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    this.heartbeat = heartbeat
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, isRunning, isStale } = payload
+    const session = groupSession(payload)
+    this.session = session
     const { topic, partition } = batch
     // The generation this batch belongs to. After kafkajs restarts a crashed consumer (the broker
     // gone for a while), the old runner's eachBatch can still be waiting here (on a retry, a free
@@ -225,7 +228,7 @@ class TransformerRuntime implements Transformer {
       // The idle timer skips while a batch holds the lock, so under steady load it would
       // never run: close partly filled chunks that reached the flush interval here too.
       await this.closeAged(this.c.FLUSH_INTERVAL_MS)
-      await heartbeat()
+      await session.heartbeat()
     } catch (err) {
       if (isDiffwatchError(err, 'TRF_FENCED')) {
         this.deps.log.warn('lost partition ownership; dropping open chunks until the group settles', { topic, partition })
@@ -263,21 +266,26 @@ class TransformerRuntime implements Transformer {
   }
 
   /**
-   * Throws the first failure of a background flush, once the others settled. The failed
-   * partition's chunker is dropped and the partition sought back to the failed chunk's start
+   * Throws the first failure of a background flush, once the others settled. Every failed
+   * partition's chunker is dropped and the partition sought back to its failed chunk's start
    * (its committed offset): kafkajs retries a failed eachBatch from its own fetch position,
    * which lies past messages that were resolved but never written, so without the seek the next
    * chunk would start past them (the chaos suite's disk-full run lost events that way). Other
    * partitions keep their chunkers: their flushes all landed, and their positions are intact.
    */
   private async raiseFlushFailure(): Promise<void> {
-    const failure = await this.flushes.takeFailure()
-    if (!failure) return
+    const failures = await this.flushes.takeFailures()
+    if (failures.length === 0) return
+    for (const f of failures) {
+      this.chunkers.delete(f.partitionKey)
+      this.seekBack(f)
+    }
+    throw failures[0]!.error
+  }
+
+  private seekBack(failure: Readonly<FlushFailure>): void {
     const sep = failure.partitionKey.lastIndexOf(':')
-    const topic = failure.partitionKey.slice(0, sep)
-    this.chunkers.delete(failure.partitionKey)
-    this.consumer.seek({ topic, partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
-    throw failure.error
+    this.consumer.seek({ topic: failure.partitionKey.slice(0, sep), partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
   }
 
   /** Closes and flushes every chunk open for at least `minAgeMs`. */
@@ -294,32 +302,38 @@ class TransformerRuntime implements Transformer {
    * closeAged for the timer and shutdown. A pending flush failure is left for the next batch to
    * raise: only a throw from eachBatch makes kafkajs re-join and reset every partition to its
    * committed offset; dropping chunkers here instead would let the next chunk start past
-   * messages that were fetched but never written. So the failed partition is sought back to
-   * the failed chunk's start, which makes that next batch arrive even when the topic is idle.
+   * messages that were fetched but never written. So each failed partition is sought back to
+   * its failed chunk's start, which makes that next batch arrive even when the topic is idle.
    */
   private async flushIdle(minAgeMs: number): Promise<void> {
-    const failure = this.flushes.failed
-    if (failure) {
-      if (this.soughtFor !== failure && !this.stopping) {
-        this.soughtFor = failure
-        const sep = failure.partitionKey.lastIndexOf(':')
-        this.consumer.seek({ topic: failure.partitionKey.slice(0, sep), partition: Number(failure.partitionKey.slice(sep + 1)), offset: String(failure.restartOffset) })
+    const failed = this.flushes.failed
+    if (failed.length > 0) {
+      for (const f of failed) {
+        if (this.sought.has(f) || this.stopping) continue
+        this.sought.add(f)
+        this.seekBack(f)
       }
       return
     }
     await this.closeAged(minAgeMs)
   }
 
-  /** Queues the chunk's flush behind the partition's earlier ones (waits only for a free slot). */
+  /**
+   * Queues the chunk's flush behind the partition's earlier ones (waits only for a free slot).
+   * The flush commits and heartbeats through the session of the batch that cut the chunk.
+   */
   private flush(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
-    return this.flushes.submit(`${topic}:${partition}`, chunk.start, () => this.write(topic, partition, chunk))
+    // Set by the batch that created the chunker (chunkers exist only after a batch; a group join
+    // drops them all, and the next batch, of the new runner, sets its own session first).
+    const session = this.session!
+    return this.flushes.submit(`${topic}:${partition}`, chunk.start, () => this.write(topic, partition, chunk, session))
   }
 
-  private async write(topic: string, partition: number, chunk: OpenChunk<ChunkContent>): Promise<void> {
+  private async write(topic: string, partition: number, chunk: OpenChunk<ChunkContent>, session: GroupSession): Promise<void> {
     const started = Date.now()
     const writes = chunk.content.writes()
     const ports: FlushPorts = {
-      recordPlan: (tp, p, plan) => recordPlan(this.commits, tp, p, plan).catch((e) => { throw classifyKafkaError(e) }),
+      recordPlan: (tp, p, plan) => recordPlan(this.commits, session, tp, p, plan).catch((e) => { throw classifyCommitError(e) }),
       sendDeadLetters: (records) => sendDeadLetters(this.producer, this.partitions, this.topics.deadLetter, records).catch((e) => { throw classifyKafkaError(e) }),
       // The dedup knob is off only in the crash test's control run: a fresh token per attempt
       // makes a replayed chunk land twice, which proves the test can see duplicates.
@@ -327,10 +341,10 @@ class TransformerRuntime implements Transformer {
         await this.sink.insert(write, this.c.TRANSFORM_INSERT_DEDUP ? token : `nodedup:${randomUUID()}`)
         this.deps.log.debug('insert acknowledged', { table: write.table, topic, partition, start: chunk.start, end: chunk.end })
       },
-      commit: (tp, p, next) => commitNext(this.commits, tp, p, next).catch((e) => { throw classifyKafkaError(e) }),
+      commit: (tp, p, next) => commitNext(this.commits, session, tp, p, next).catch((e) => { throw classifyCommitError(e) }),
       retry: (step, fn) => this.retry(step, fn),
     }
-    await withKeepAlive(() => flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION), async () => { await this.heartbeat?.() }, this.c.HEARTBEAT_INTERVAL_MS)
+    await withKeepAlive(() => flushChunk({ topic, partition, plan: { start: chunk.start, end: chunk.end }, writes, deadLetters: chunk.content.deadLetters }, ports, this.c.AGG_VERSION), () => session.heartbeat(), this.c.HEARTBEAT_INTERVAL_MS)
     for (const dl of chunk.content.deadLetters) this.stats.deadLetter(dl.code)
     this.stats.lateEvents += chunk.content.lateEvents
     this.stats.observeInsert((Date.now() - started) / 1000)
@@ -351,7 +365,7 @@ class TransformerRuntime implements Transformer {
         this.stats.retries += 1
         this.deps.log.warn(`${step} failed; retrying`, { attempt, delayMs, code: (err as DiffwatchError).code, error: errorMessage(err) })
       },
-      keepAlive: async () => { await this.heartbeat?.() },
+      keepAlive: async () => { await this.session?.heartbeat() },
       shouldStop: () => false,
     })
   }
@@ -367,7 +381,7 @@ class TransformerRuntime implements Transformer {
     await this.lock.run(async () => {
       await this.flushIdle(0)
       await this.flushes.drain()
-      const failure = await this.flushes.takeFailure()
+      const [failure] = await this.flushes.takeFailures()
       if (failure) throw failure.error
     }).catch((err) => this.deps.log.warn('final flush failed; it will be replayed', { error: errorMessage(err) }))
     // 3. close clients
