@@ -92,7 +92,6 @@ describe('CommitWitness', () => {
         for (const l of listeners) l({ payload: offsets })
       },
       heartbeat: async () => undefined,
-      isRunning: () => true,
     }
     return { consumer: consumer as unknown as Consumer, session, state }
   }

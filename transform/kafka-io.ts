@@ -113,8 +113,8 @@ export async function fetchCommitted(admin: Admin, groupId: string, topic: strin
  */
 export type GroupSession = {
   commit(offsets: CommitRequest): Promise<void>
+  /** Heartbeats the runner's member; does nothing once that runner stopped. */
   heartbeat(): Promise<void>
-  isRunning(): boolean
 }
 
 export type CommitRequest = { topics: { topic: string; partitions: { partition: number; offset: string; metadata: string | null }[] }[] }
@@ -125,7 +125,6 @@ export function groupSession(payload: Pick<EachBatchPayload, 'commitOffsetsIfNec
     heartbeat: async () => {
       if (payload.isRunning()) await payload.heartbeat()
     },
-    isRunning: () => payload.isRunning(),
   }
 }
 
