@@ -4,7 +4,8 @@
  * - a read key ran SQL through `/v1/%73ql` (the guard read the scope from the raw URL);
  * - invalid UTF-8 and a BOM in a JSON body were decoded leniently and the SQL ran;
  * - `"query": false` was coerced to the SQL `false` and ran;
- * - a known path with another method answered 404, not 405 with Allow.
+ * - a known path with another method answered 404, not 405 with Allow;
+ * - a NUL character in the SQL or a parameter answered 500 (found by the full schemathesis run).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -73,6 +74,23 @@ describe('defects found by the api-attack chaos scenario', () => {
     }
     const badParam = await sql(keys.sql, JSON.stringify({ query: 'SELECT 1', params: { 'x-y': [{}] } }))
     expect(badParam.statusCode, badParam.body).toBe(400)
+  })
+
+  it('refuses a NUL character in the SQL or in a parameter with a 400 instead of failing with a 500', async () => {
+    const bodies = [
+      { query: ')\u0017\f>\u009d8\u0011\rO\u007f\ud802\udfe9J\u00c4\u00ac\u001b\udaff\udfdd\u00d3\u00ddU\u0000\u00e7' }, // schemathesis' case
+      { query: 'SELECT 1\u0000' },
+      { query: 'SELECT {p:String} AS p', params: { p: 'a\u0000b' } },
+      { query: 'SELECT {p:Array(String)} AS p', params: { p: ['a', 'b\u0000'] } },
+    ]
+    for (const body of bodies) {
+      const res = await sql(keys.sql, JSON.stringify(body))
+      expect(res.statusCode, res.body).toBe(400)
+      expect(res.json()).toMatchObject({ code: 'API_SQL_INVALID', detail: expect.stringContaining('NUL') })
+    }
+    // The same parameter without the NUL runs.
+    const ok = await sql(keys.sql, JSON.stringify({ query: 'SELECT {p:String} AS p', params: { p: 'ab' } }))
+    expect(ok.json().rows).toEqual([{ p: 'ab' }])
   })
 
   it('answers 405 with Allow for a known path asked with another method, 404 for an unknown path', async () => {
