@@ -1,4 +1,5 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
@@ -72,7 +73,7 @@ beforeAll(async () => {
   client = await openClickHouse({ dataPath: join(root, 'clickhouse'), database })
   rmSync(sinkDir, { recursive: true, force: true })
   mkdirSync(sinkDir)
-  for (const t of ['via_json', 'via_file', 'dedup', 'dedup_big']) await createTable(t)
+  for (const t of ['via_json', 'via_file', 'dedup', 'dedup_big', 'disk_full']) await createTable(t)
 })
 afterAll(async () => {
   await client.close()
@@ -131,6 +132,33 @@ describe('file row sink', () => {
     await expect(sink.insert(write('via_file', bad), 'bad-1')).rejects.toMatchObject({ code: 'TRF_ROW_VALUE', retryable: false })
     const nullInNonNullable = [[null, ...ROWS[0]!.slice(1)]]
     await expect(sink.insert(write('via_file', nullInNonNullable), 'bad-2')).rejects.toMatchObject({ code: 'TRF_ROW_VALUE' })
+    expect(readdirSync(sinkDir)).toEqual([])
+  })
+
+  it('stops background merges while the disk refuses writes, and restarts them after the first insert that succeeds', async () => {
+    const commands: string[] = []
+    const recording = new Proxy(client, {
+      get(target, key) {
+        if (key === 'command') return (p: Parameters<ClickHouseClient['command']>[0]) => { commands.push(p.query.startsWith('SYSTEM') ? p.query : 'INSERT'); return target.command(p) }
+        const v = Reflect.get(target, key) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      },
+    })
+    let full = true
+    const efbig = Object.assign(new Error('EFBIG: file too large'), { code: 'EFBIG' })
+    const sink = createFileRowSink(recording, {
+      dir: sinkDir,
+      writeFile: async (path, data) => { if (full) throw efbig; await writeFile(path, data) },
+    })
+    await expect(sink.insert(write('disk_full'), 'full-1')).rejects.toMatchObject({ code: 'TRF_DISK_FULL', retryable: true })
+    await expect(sink.insert(write('disk_full'), 'full-1')).rejects.toMatchObject({ code: 'TRF_DISK_FULL' })
+    expect(commands).toEqual(['SYSTEM STOP MERGES']) // once, not per failure
+    full = false
+    await sink.insert(write('disk_full'), 'full-1')
+    await sink.insert(write('disk_full', ROWS.slice(0, 1).map((r) => [10, ...r.slice(1)])), 'full-2')
+    // START was sent once, so the engine accepted both commands (a refused one is sent again)
+    expect(commands).toEqual(['SYSTEM STOP MERGES', 'INSERT', 'SYSTEM START MERGES', 'INSERT'])
+    expect(await json('SELECT id FROM disk_full ORDER BY id')).toEqual([[1], [2], [3], [10]])
     expect(readdirSync(sinkDir)).toEqual([])
   })
 

@@ -10,6 +10,11 @@
  * read once per table from system.columns (the database the client points at) and compiled into
  * an encoder; a type without an encoder fails the first insert with TRF_ROW_TYPE. The temp file
  * is removed after every attempt, acknowledged or not.
+ *
+ * While the disk refuses writes (TRF_DISK_FULL), the engine's background merges are stopped
+ * (SYSTEM STOP MERGES) until an insert succeeds again: chdb committed merged parts whose data
+ * file was cut at the file-size limit, and detached them as broken on the next start, taking rows
+ * stored long before with them (the chaos suite's 60 s disk-full run: 8,190 stored events lost).
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -26,6 +31,8 @@ import { RowBinaryWriter, compileRowEncoder } from './row-sink-rowbinary.ts'
 export type FileRowSinkOptions = {
   /** Where the temp files go; default /dev/shm when present (no disk write), else the OS temp dir. */
   dir?: string
+  /** Writes a temp file (a test seam: a full disk cannot be made on demand). */
+  writeFile?: (path: string, data: Uint8Array) => Promise<void>
 }
 
 type TablePlan = { sql: string; encode: ReturnType<typeof compileRowEncoder> }
@@ -47,7 +54,20 @@ export function createFileRowSink(client: ClickHouseClient, options: FileRowSink
     throw new DiffwatchError('TRF_SINK_PATH', `temp dir ${dir} has characters the file() path cannot carry; choose another dir`)
   }
   const plans = new Map<string, Promise<TablePlan>>()
+  const writeTemp = options.writeFile ?? ((path: string, data: Uint8Array) => writeFile(path, data))
   let seq = 0
+  let mergesStopped = false
+
+  /** Stops or restarts background merges; a failure only leaves them as they were. */
+  async function setMerges(run: boolean): Promise<void> {
+    if (mergesStopped === !run) return
+    try {
+      await client.command({ query: run ? 'SYSTEM START MERGES' : 'SYSTEM STOP MERGES' })
+      mergesStopped = !run
+    } catch {
+      // ClickHouse unreachable: tried again on the next failure or success
+    }
+  }
 
   async function columnTypes(table: string): Promise<Map<string, string>> {
     const rs = await client.query({
@@ -103,7 +123,7 @@ export function createFileRowSink(client: ClickHouseClient, options: FileRowSink
       p.encode(writer, write.rows)
       const path = `${prefix}-${seq++}.bin`
       try {
-        await writeFile(path, writer.bytes())
+        await writeTemp(path, writer.bytes())
         await client.command({
           query: p.sql.replace('%PATH%', sqlString(path)),
           clickhouse_settings: {
@@ -111,9 +131,15 @@ export function createFileRowSink(client: ClickHouseClient, options: FileRowSink
             deduplicate_blocks_in_dependent_materialized_views: 1,
           },
         })
+        await setMerges(true)
       } catch (err) {
         if (err instanceof DiffwatchError) throw err
-        throw diskFullError(err, path) ?? toDiffwatchError(err, `insert into ${write.table}`)
+        const full = diskFullError(err, path)
+        if (full) {
+          await setMerges(false)
+          throw full
+        }
+        throw toDiffwatchError(err, `insert into ${write.table}`)
       } finally {
         await unlink(path).catch(() => undefined)
       }
