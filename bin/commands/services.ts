@@ -138,49 +138,61 @@ export async function startServices(env: NodeJS.ProcessEnv, choice: ServiceChoic
 }
 
 /**
- * Starts the services and resolves on the first SIGINT/SIGTERM, after they stopped in order. The
- * handlers are installed before the start: a signal during start-up (a rolling restart right
- * after a start, seen in the chaos suite's transformer-group) used to kill the process by
- * default; now it stops the services as soon as they are up.
+ * Starts the services and resolves on the first SIGINT/SIGTERM, after they stopped in order. One
+ * handler is installed before the start and stays until the first signal:
+ * - a signal during start-up (a rolling restart right after a start) used to kill the process by
+ *   default; now it stops the services as soon as they are up;
+ * - swapping an early handler for the final one after the start swallowed a signal that arrived
+ *   in between: Node closes a signal's watcher when its last listener goes, and a signal caught
+ *   but not yet dispatched goes with it, so the member ignored its SIGTERM and was SIGKILLed
+ *   30 s later (the chaos suite's transformer-group, in CI).
  */
 export async function runUntilSignal(start: () => Promise<Services>): Promise<number> {
-  let early: NodeJS.Signals | null = null
-  const onEarly = (sig: NodeJS.Signals) => {
-    early ??= sig
-  }
-  process.on('SIGINT', onEarly)
-  process.on('SIGTERM', onEarly)
+  const first = firstSignal()
   let services: Services
   try {
     services = await start()
-  } finally {
-    process.off('SIGINT', onEarly)
-    process.off('SIGTERM', onEarly)
+  } catch (err) {
+    first.cancel()
+    throw err
   }
-  const waiting = untilSignal(services)
-  if (early !== null) process.emit(early, early)
-  return waiting
+  return stopOnSignal(services, await first.signal)
 }
 
 /** Resolves on the first SIGINT/SIGTERM, after the services stopped in order. */
-export function untilSignal(services: Services): Promise<number> {
+export async function untilSignal(services: Services): Promise<number> {
+  return stopOnSignal(services, await firstSignal().signal)
+}
+
+/** The first SIGINT or SIGTERM from now on; the handlers go once it came (a second one kills). */
+function firstSignal(): { signal: Promise<NodeJS.Signals>; cancel(): void } {
+  let got!: (sig: NodeJS.Signals) => void
+  const signal = new Promise<NodeJS.Signals>((resolve) => (got = resolve))
+  const cancel = () => {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+  const onSignal = (sig: NodeJS.Signals) => {
+    cancel()
+    got(sig)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  return { signal, cancel }
+}
+
+function stopOnSignal(services: Services, sig: NodeJS.Signals): Promise<number> {
+  services.log.info(`${sig}: shutting down`)
   return new Promise((resolve) => {
-    const onSignal = (sig: NodeJS.Signals) => {
-      services.log.info(`${sig}: shutting down`)
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-      const exit = (code: number) => {
-        resolve(code)
-        // A client that keeps a socket or timer (kafkajs restarting its consumer when the signal
-        // came) must not keep a stopped process alive: everything was flushed by now.
-        setTimeout(() => process.exit(code), 2_000).unref()
-      }
-      services.stop().then(() => exit(0), (err) => {
-        services.log.error('shutdown failed', { error: String(err) })
-        exit(1)
-      })
+    const exit = (code: number) => {
+      resolve(code)
+      // A client that keeps a socket or timer (kafkajs restarting its consumer when the signal
+      // came) must not keep a stopped process alive: everything was flushed by now.
+      setTimeout(() => process.exit(code), 2_000).unref()
     }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+    services.stop().then(() => exit(0), (err) => {
+      services.log.error('shutdown failed', { error: String(err) })
+      exit(1)
+    })
   })
 }
