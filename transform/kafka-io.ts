@@ -32,9 +32,13 @@ function fencedType(err: unknown): string | undefined {
  * retriable crashes the consumer for good.
  */
 export function fenceError(err: unknown): Error | undefined {
+  return inCauseChain(err, (e) => FENCED.has(e.type ?? ''))
+}
+
+/** The first error in `err`'s cause chain (at most 6 deep: kafkajs wraps twice) that `test` accepts. */
+function inCauseChain(err: unknown, test: (e: Error & { type?: string }) => boolean): Error | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
-    const type = (e as { type?: unknown }).type
-    if (typeof type === 'string' && FENCED.has(type)) return e
+    if (test(e as Error & { type?: string })) return e
   }
   return undefined
 }
@@ -138,12 +142,8 @@ const COORDINATOR_MOVED = new Set(['NOT_COORDINATOR_FOR_GROUP', 'GROUP_COORDINAT
  */
 export function classifyCommitError(err: unknown): DiffwatchError {
   if (err instanceof DiffwatchError) return err
-  for (let e = err, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
-    const { type, name } = e as { type?: string; name?: string }
-    if ((type !== undefined && COORDINATOR_MOVED.has(type)) || name === 'KafkaJSBrokerNotFound') {
-      return new DiffwatchError('TRF_FENCED', `the group coordinator moved (${type ?? name}): re-joining to find it`, { cause: err })
-    }
-  }
+  const moved = inCauseChain(err, (e) => COORDINATOR_MOVED.has(e.type ?? '') || e.name === 'KafkaJSBrokerNotFound') as (Error & { type?: string }) | undefined
+  if (moved) return new DiffwatchError('TRF_FENCED', `the group coordinator moved (${moved.type ?? moved.name}): re-joining to find it`, { cause: err })
   return classifyKafkaError(err)
 }
 
