@@ -124,9 +124,9 @@ async function runAll(o: Options, brokers: string, progress: ReturnType<typeof c
   return { rows, seconds, failureLogs }
 }
 
-/** The last lines of every process log a failed scenario left in its scratch folder. */
+/** The last lines of every process log a failed scenario left in its scratch folder (members log into logs/). */
 function logTails(workDir: string, lines = 30): string[] {
-  return readdirSync(workDir)
+  return (readdirSync(workDir, { recursive: true }) as string[])
     .filter((f) => f.endsWith('.log'))
     .map((f) => {
       const text = readFileSync(path.join(workDir, f), 'utf8').split('\n').filter(Boolean).slice(-lines)

@@ -60,8 +60,8 @@ async function run(ctx: ChaosContext): Promise<ChaosRow[]> {
     })
     const live: TransformerProcess[] = []
     for (let i = 0; i < 3; i++) live.push(members.spawn(env))
-    // the handler that turns SIGTERM into a graceful stop is installed after the health server
-    // starts (bin/commands/pipeline.ts); a SIGTERM before that kills the process outright
+    // a member stops gracefully on SIGTERM also during start-up (bin/commands/services.ts); the
+    // wait is for all three to have joined before the restarts begin
     for (const m of live) if (!(await waitForLine(m, 'health listening', 60_000))) throw new Error(`a member did not join:\n${m.logTail()}`)
     // 1. rolling restart
     let restarts = 0
